@@ -1,0 +1,60 @@
+"""Argument checks shared by the layers: every message names the argument and
+the shape it should have, so a caller can fix the call without reading our code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def float_array(name: str, value: object, shape: Sequence[int | str | None]) -> np.ndarray:
+    """Return `value` as a floating ndarray whose shape matches `shape`.
+
+    `shape` lists the expected extents; an int must match exactly, a str or None
+    (a letter such as "N") matches any extent. Raises TypeError for a non-array or
+    non-float value and ValueError for the wrong rank or extent.
+    """
+    arr = _as_array(name, value)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(f"{name} must be a float array of shape {_fmt(shape)}; got dtype {arr.dtype}")
+    _check_shape(name, arr, shape)
+    return arr
+
+
+def int_array(name: str, value: object, shape: Sequence[int | str | None]) -> np.ndarray:
+    """Return `value` as an integer ndarray of the expected shape (see float_array)."""
+    arr = _as_array(name, value)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(
+            f"{name} must be an integer array of shape {_fmt(shape)} (token ids); got dtype {arr.dtype}"
+        )
+    _check_shape(name, arr, shape)
+    return arr
+
+
+def same_dtype(name: str, arr: np.ndarray, dtype: np.dtype) -> None:
+    if arr.dtype != dtype:
+        raise TypeError(f"{name} must have the parameters' dtype {dtype}; got {arr.dtype}")
+
+
+def _as_array(name: str, value: object) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        return np.asarray(value)
+    except Exception as exc:  # ragged lists, objects NumPy cannot hold
+        raise TypeError(f"{name} must be an array; got {type(value).__name__}") from exc
+
+
+def _check_shape(name: str, arr: np.ndarray, shape: Sequence[int | str | None]) -> None:
+    ok = arr.ndim == len(shape) and all(
+        not isinstance(want, int) or got == want for got, want in zip(arr.shape, shape, strict=True)
+    )
+    if not ok:
+        raise ValueError(f"{name} must have shape {_fmt(shape)}; got {arr.shape}")
+
+
+def _fmt(shape: Sequence[int | str | None]) -> str:
+    parts = ["?" if s is None else str(s) for s in shape]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"

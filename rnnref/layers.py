@@ -1,0 +1,123 @@
+"""Single-step layers with the book's protocol.
+
+Each layer holds `params` and `grads` (lists of arrays, same order, same shapes);
+`backward` writes the gradients *into* the arrays of `grads` (`g[...] = ...`), so the
+array objects stay the same for the layer's life and a model can alias them. Each
+backward replaces the previous gradients; nothing accumulates across calls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import float_array, int_array, same_dtype
+
+__all__ = ["RNN", "Affine", "Embedding"]
+
+
+class RNN:
+    """One step of a tanh RNN: h_next = tanh(h_prev @ Wh + x @ Wx + b).
+
+    Wx: (D, H), Wh: (H, H), b: (H,), all of one float dtype, which the layer
+    computes in. forward(x: (N, D), h_prev: (N, H)) -> h_next: (N, H);
+    backward(dh_next: (N, H)) -> (dx: (N, D), dh_prev: (N, H)).
+    """
+
+    def __init__(self, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray) -> None:
+        Wx = float_array("Wx", Wx, ("D", "H"))
+        H = Wx.shape[1]
+        Wh = float_array("Wh", Wh, (H, H))
+        b = float_array("b", b, (H,))
+        same_dtype("Wh", Wh, Wx.dtype)
+        same_dtype("b", b, Wx.dtype)
+        self.params = [Wx, Wh, b]
+        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+        self.cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def forward(self, x: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
+        Wx, Wh, b = self.params
+        (D, H), dtype = Wx.shape, Wx.dtype
+        x = float_array("x", x, ("N", D))
+        h_prev = float_array("h_prev", h_prev, (x.shape[0], H))
+        # Compute in the parameters' dtype so float32 weights give float32 work.
+        x, h_prev = x.astype(dtype, copy=False), h_prev.astype(dtype, copy=False)
+        h_next = np.tanh(h_prev @ Wh + x @ Wx + b)
+        self.cache = (x, h_prev, h_next)
+        return h_next
+
+    def backward(self, dh_next: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.cache is None:
+            raise RuntimeError("RNN.backward called before forward")
+        Wx, Wh, _ = self.params
+        x, h_prev, h_next = self.cache
+        dh_next = float_array("dh_next", dh_next, h_next.shape)
+        dt = dh_next * (1 - h_next**2)  # tanh'(a) = 1 - tanh(a)^2
+        self.grads[0][...] = x.T @ dt
+        self.grads[1][...] = h_prev.T @ dt
+        self.grads[2][...] = dt.sum(axis=0)
+        return dt @ Wx.T, dt @ Wh.T
+
+
+class Affine:
+    """out = x @ W + b. W: (D, M), b: (M,). forward(x: (N, D)) -> (N, M);
+    backward(dout: (N, M)) -> dx: (N, D)."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
+        W = float_array("W", W, ("D", "M"))
+        b = float_array("b", b, (W.shape[1],))
+        same_dtype("b", b, W.dtype)
+        self.params = [W, b]
+        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+        self.x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        W, b = self.params
+        x = float_array("x", x, ("N", W.shape[0])).astype(W.dtype, copy=False)
+        self.x = x
+        return x @ W + b
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self.x is None:
+            raise RuntimeError("Affine.backward called before forward")
+        W, _ = self.params
+        dout = float_array("dout", dout, (self.x.shape[0], W.shape[1]))
+        self.grads[0][...] = self.x.T @ dout
+        self.grads[1][...] = dout.sum(axis=0)
+        return dout @ W.T
+
+
+class Embedding:
+    """Row lookup: out = W[idx]. W: (V, D); forward(idx: (N,) int) -> (N, D);
+    backward(dout: (N, D)) -> None (token ids have no gradient)."""
+
+    def __init__(self, W: np.ndarray) -> None:
+        W = float_array("W", W, ("V", "D"))
+        self.params = [W]
+        self.grads = [np.zeros_like(W)]
+        self.idx: np.ndarray | None = None
+
+    def forward(self, idx: np.ndarray) -> np.ndarray:
+        (W,) = self.params
+        idx = int_array("idx", idx, ("N",))
+        check_token_range("idx", idx, W.shape[0])
+        self.idx = idx.copy()
+        return W[idx]
+
+    def backward(self, dout: np.ndarray) -> None:
+        if self.idx is None:
+            raise RuntimeError("Embedding.backward called before forward")
+        (dW,) = self.grads
+        dout = float_array("dout", dout, (self.idx.shape[0], dW.shape[1]))
+        dW[...] = 0
+        # A token that appears twice must receive both rows of dout: fancy-index
+        # assignment (dW[idx] += dout) would keep only one of them.
+        np.add.at(dW, self.idx, dout)
+        return None
+
+
+def check_token_range(name: str, idx: np.ndarray, V: int) -> None:
+    """Raise ValueError naming the first token id outside [0, V)."""
+    bad = (idx < 0) | (idx >= V)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} holds token id {int(idx[where])} at index {where}; ids must lie in [0, {V})")

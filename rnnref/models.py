@@ -1,0 +1,82 @@
+"""Language models built from the time layers."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .time_layers import TimeAffine, TimeEmbedding, TimeRNN, TimeSoftmaxWithLoss
+
+__all__ = ["SimpleRnnlm"]
+
+
+class SimpleRnnlm:
+    """Embedding -> stateful TimeRNN -> TimeAffine -> TimeSoftmaxWithLoss.
+
+    SimpleRnnlm(vocab_size V, wordvec_size D, hidden_size H) builds float32 weights
+    with the book's initialisation (embedding N(0, 0.01^2), Xavier 1/sqrt(fan_in)
+    for the RNN and the affine layer, zero biases). Keyword-only `dtype` (default
+    float32) and `seed` or `rng` (a numpy Generator) make results reproducible
+    without NumPy's global random state.
+
+    params/grads: [embed_W (V, D), Wx (D, H), Wh (H, H), b (H,), affine_W (H, V),
+    affine_b (V,)], the very arrays of the layers. forward(xs: (N, T) int, ts: (N, T)
+    labels) -> loss; backward(dout=1) -> None.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        wordvec_size: int,
+        hidden_size: int,
+        *,
+        dtype: DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        for name, value in (("vocab_size", vocab_size), ("wordvec_size", wordvec_size), ("hidden_size", hidden_size)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        if seed is not None and rng is not None:
+            raise TypeError("pass seed or rng, not both")
+        dtype = np.dtype(dtype)
+        if not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"dtype must be a float dtype; got {dtype}")
+        rng = rng if rng is not None else np.random.default_rng(seed)
+        V, D, H = int(vocab_size), int(wordvec_size), int(hidden_size)
+        rn = rng.standard_normal
+
+        embed_W = (rn((V, D)) / 100).astype(dtype)
+        rnn_Wx = (rn((D, H)) / np.sqrt(D)).astype(dtype)
+        rnn_Wh = (rn((H, H)) / np.sqrt(H)).astype(dtype)
+        rnn_b = np.zeros(H, dtype=dtype)
+        affine_W = (rn((H, V)) / np.sqrt(H)).astype(dtype)
+        affine_b = np.zeros(V, dtype=dtype)
+
+        self.layers = [
+            TimeEmbedding(embed_W),
+            TimeRNN(rnn_Wx, rnn_Wh, rnn_b, stateful=True),
+            TimeAffine(affine_W, affine_b),
+        ]
+        self.loss_layer = TimeSoftmaxWithLoss()
+        self.rnn_layer = self.layers[1]
+
+        self.params: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []
+        for layer in self.layers:
+            self.params += layer.params
+            self.grads += layer.grads
+
+    def forward(self, xs: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            xs = layer.forward(xs)
+        return self.loss_layer.forward(xs, ts)
+
+    def backward(self, dout: float = 1) -> None:
+        dout = self.loss_layer.backward(dout)
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def reset_state(self) -> None:
+        self.rnn_layer.reset_state()

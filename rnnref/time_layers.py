@@ -1,0 +1,204 @@
+"""Time-distributed layers (the book's `common/time_layers.py`).
+
+Shapes: N batch, T time steps, D input width, H hidden width, V vocabulary.
+All layers follow the protocol of `rnnref.layers`: `params`, `grads` (written in
+place, replaced by each backward), `forward`, `backward`.
+
+`from rnnref.time_layers import *` gives the same names the book's scripts use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import float_array, int_array
+from .functions import log_softmax
+from .layers import RNN, Affine, Embedding, check_token_range
+
+__all__ = [
+    "RNN",
+    "Affine",
+    "Embedding",
+    "TimeRNN",
+    "TimeAffine",
+    "TimeEmbedding",
+    "TimeSoftmaxWithLoss",
+]
+
+
+class TimeRNN:
+    """T steps of `RNN` sharing one set of weights, trained by truncated BPTT.
+
+    Wx: (D, H), Wh: (H, H), b: (H,). forward(xs: (N, T, D)) -> hs: (N, T, H);
+    backward(dhs: (N, T, H)) -> dxs: (N, T, D).
+
+    stateful=False: every forward starts from h = 0.
+    stateful=True: forward starts from the last hidden state of the previous
+    forward (or from `set_state(h)`, or zeros after `reset_state()`), but no
+    gradient flows into the previous chunk. After backward, `.dh` (N, H) is the
+    gradient of the loss w.r.t. the chunk's initial state.
+    """
+
+    def __init__(self, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, stateful: bool = False) -> None:
+        cell = RNN(Wx, Wh, b)  # validates the shapes and dtypes once
+        self.params = cell.params
+        self.grads = cell.grads
+        self.layers: list[RNN] | None = None
+        self.h: np.ndarray | None = None
+        self.dh: np.ndarray | None = None
+        self.stateful = stateful
+
+    def set_state(self, h: np.ndarray) -> None:
+        """Start the next forward from h: (N, H) (used when stateful=True)."""
+        Wx = self.params[0]
+        self.h = float_array("h", h, ("N", Wx.shape[1])).astype(Wx.dtype, copy=True)
+
+    def reset_state(self) -> None:
+        self.h = None
+
+    def forward(self, xs: np.ndarray) -> np.ndarray:
+        Wx, Wh, b = self.params
+        (D, H), dtype = Wx.shape, Wx.dtype
+        xs = float_array("xs", xs, ("N", "T", D))
+        N, T, _ = xs.shape
+        if not self.stateful or self.h is None:
+            h = np.zeros((N, H), dtype=dtype)
+        elif self.h.shape != (N, H):
+            raise ValueError(f"the carried state h has shape {self.h.shape} but xs has batch size N={N}; "
+                             "call reset_state() or set_state(h) with h of shape (N, H)")
+        else:
+            h = self.h
+        layers, hs = [], np.empty((N, T, H), dtype=dtype)
+        for t in range(T):
+            layer = RNN(Wx, Wh, b)
+            h = layer.forward(xs[:, t, :], h)
+            hs[:, t, :] = h
+            layers.append(layer)
+        self.layers, self.h, self._batch = layers, h, N
+        return hs
+
+    def backward(self, dhs: np.ndarray) -> np.ndarray:
+        if self.layers is None:
+            raise RuntimeError("TimeRNN.backward called before forward")
+        Wx = self.params[0]
+        (D, H), T = Wx.shape, len(self.layers)
+        N = self._batch
+        dhs = float_array("dhs", dhs, (N, T, H))
+        dxs = np.empty((N, T, D), dtype=Wx.dtype)
+        dh = np.zeros((N, H), dtype=Wx.dtype)
+        sums = [np.zeros_like(g) for g in self.grads]
+        for t in reversed(range(T)):
+            layer = self.layers[t]
+            # The state at step t feeds both the output hs[t] and step t+1.
+            dx, dh = layer.backward(dhs[:, t, :] + dh)
+            dxs[:, t, :] = dx
+            # The weights are shared by every step, so their gradient is the sum.
+            for total, g in zip(sums, layer.grads, strict=True):
+                total += g
+        for g, total in zip(self.grads, sums, strict=True):
+            g[...] = total
+        self.dh = dh
+        return dxs
+
+
+class TimeEmbedding:
+    """W: (V, D). forward(xs: (N, T) int) -> (N, T, D); backward(dout) -> None."""
+
+    def __init__(self, W: np.ndarray) -> None:
+        cell = Embedding(W)
+        self.params, self.grads = cell.params, cell.grads
+        self.idx: np.ndarray | None = None
+
+    def forward(self, xs: np.ndarray) -> np.ndarray:
+        (W,) = self.params
+        xs = int_array("xs", xs, ("N", "T"))
+        check_token_range("xs", xs, W.shape[0])
+        self.idx = xs.copy()
+        return W[xs]
+
+    def backward(self, dout: np.ndarray) -> None:
+        if self.idx is None:
+            raise RuntimeError("TimeEmbedding.backward called before forward")
+        (dW,) = self.grads
+        dout = float_array("dout", dout, (*self.idx.shape, dW.shape[1]))
+        dW[...] = 0
+        np.add.at(dW, self.idx, dout)  # repeated tokens sum their rows (see Embedding)
+        return None
+
+
+class TimeAffine:
+    """W: (D, M), b: (M,). forward(xs: (N, T, D)) -> (N, T, M); backward -> dxs: (N, T, D)."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
+        cell = Affine(W, b)
+        self.params, self.grads = cell.params, cell.grads
+        self.x: np.ndarray | None = None
+
+    def forward(self, xs: np.ndarray) -> np.ndarray:
+        W, b = self.params
+        xs = float_array("xs", xs, ("N", "T", W.shape[0])).astype(W.dtype, copy=False)
+        N, T, D = xs.shape
+        self.x = xs
+        return (xs.reshape(N * T, D) @ W + b).reshape(N, T, -1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self.x is None:
+            raise RuntimeError("TimeAffine.backward called before forward")
+        W, _ = self.params
+        N, T, D = self.x.shape
+        dout = float_array("dout", dout, (N, T, W.shape[1])).reshape(N * T, -1)
+        self.grads[0][...] = self.x.reshape(N * T, D).T @ dout
+        self.grads[1][...] = dout.sum(axis=0)
+        return (dout @ W.T).reshape(N, T, D)
+
+
+class TimeSoftmaxWithLoss:
+    """Mean cross-entropy of softmax(xs) against labels, over the counted positions.
+
+    forward(xs: (N, T, V) float, ts: (N, T) int or (N, T, V) one-hot) -> loss (0-d,
+    xs's dtype); backward(dout=1) -> dxs: (N, T, V).
+
+    Positions whose label equals `ignore_label` (default -1) count in neither the
+    loss nor the gradient; the loss is divided by the number of counted positions.
+    With every position ignored the loss is 0 and the gradient is zero.
+    """
+
+    def __init__(self) -> None:
+        self.params: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []
+        self.cache: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None = None
+        self.ignore_label = -1
+
+    def forward(self, xs: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        xs = float_array("xs", xs, ("N", "T", "V"))
+        N, T, V = xs.shape
+        ts = np.asarray(ts)
+        if ts.ndim == 3:  # one-hot labels: the class is where the row is largest
+            if ts.shape != (N, T, V):
+                raise ValueError(f"one-hot ts must have shape ({N}, {T}, {V}) like xs; got {ts.shape}")
+            ts = ts.argmax(axis=2)
+        ts = int_array("ts", ts, (N, T))
+        mask = ts != self.ignore_label
+        bad = mask & ((ts < 0) | (ts >= V))
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"ts holds label {int(ts[where])} at index {where}; labels must lie in [0, {V}) "
+                f"or equal ignore_label={self.ignore_label}"
+            )
+        logp = log_softmax(xs)
+        # Ignored positions may hold any id (e.g. -1); read a valid class there and mask it out.
+        picked = np.take_along_axis(logp, np.where(mask, ts, 0)[..., None], axis=2)[..., 0]
+        count = int(mask.sum())
+        loss = -np.sum(picked, where=mask) / count if count else 0.0
+        self.cache = (np.where(mask, ts, 0), logp, mask, count)
+        return np.asarray(loss, dtype=xs.dtype)
+
+    def backward(self, dout: float = 1) -> np.ndarray:
+        if self.cache is None:
+            raise RuntimeError("TimeSoftmaxWithLoss.backward called before forward")
+        ts, logp, mask, count = self.cache
+        dxs = np.exp(logp)  # a new array: the cached log-probabilities stay untouched
+        np.put_along_axis(dxs, ts[..., None], np.take_along_axis(dxs, ts[..., None], axis=2) - 1, axis=2)
+        scale = np.asarray(dout, dtype=dxs.dtype) / max(count, 1)
+        return np.where(mask[..., None], dxs * scale, 0).astype(dxs.dtype, copy=False)
