@@ -26,9 +26,7 @@ def int_array(name: str, value: object, shape: Sequence[int | str | None]) -> np
     """Return `value` as an integer ndarray of the expected shape (see float_array)."""
     arr = _as_array(name, value)
     if not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(
-            f"{name} must be an integer array of shape {_fmt(shape)} (token ids); got dtype {arr.dtype}"
-        )
+        raise TypeError(f"{name} must be an integer array of shape {_fmt(shape)} (token ids); got dtype {arr.dtype}")
     _check_shape(name, arr, shape)
     return arr
 

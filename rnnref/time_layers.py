@@ -64,8 +64,10 @@ class TimeRNN:
         if not self.stateful or self.h is None:
             h = np.zeros((N, H), dtype=dtype)
         elif self.h.shape != (N, H):
-            raise ValueError(f"the carried state h has shape {self.h.shape} but xs has batch size N={N}; "
-                             "call reset_state() or set_state(h) with h of shape (N, H)")
+            raise ValueError(
+                f"the carried state h has shape {self.h.shape} but xs has batch size N={N}; "
+                "call reset_state() or set_state(h) with h of shape (N, H)"
+            )
         else:
             h = self.h
         layers, hs = [], np.empty((N, T, H), dtype=dtype)

@@ -1,0 +1,169 @@
+"""How the book's protocol is driven: build a layer, run forward, run backward.
+
+Everything that calls code under check goes through here, so that a crash in it
+becomes a `LayerError` carrying the exception and the line of the checked code
+that raised, never a traceback from gradcheck.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .examples import Example, onehot_labels
+from .specs import Spec
+
+_OWN_DIR = str(Path(__file__).resolve().parent)
+
+
+class LayerError(Exception):
+    """The checked layer raised (or returned something unusable) during `stage`."""
+
+    def __init__(self, stage: str, exc: BaseException | None, detail: str = "") -> None:
+        self.stage, self.exc = stage, exc
+        self.where = _their_frame(exc) if exc is not None else ""
+        what = f"{type(exc).__name__}: {exc}" if exc is not None else detail
+        super().__init__(
+            f"{stage} raised {what}" + (f" ({self.where})" if self.where else "") if exc else f"{stage}: {detail}"
+        )
+
+
+def _their_frame(exc: BaseException) -> str:
+    """file:line of the innermost frame outside gradcheck (the checked code's line)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_OWN_DIR)]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f"{f.filename}:{f.lineno}: {f.line}" if f.line else f"{f.filename}:{f.lineno}"
+
+
+def guarded(stage: str, fn: Callable, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except LayerError:
+        raise
+    except Exception as exc:  # anything the checked code raises is a finding
+        raise LayerError(stage, exc) from exc
+
+
+Factory = Callable[..., object]
+
+
+@dataclass
+class Run:
+    """The result of one forward and backward of a layer on an example."""
+
+    out: np.ndarray
+    grads: dict[str, np.ndarray]  # by spec arg name: params, returned input grads, state
+
+
+def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True) -> object:
+    """Construct the layer the way the book does and give it the example's params.
+
+    Layers take their arrays (copies, so ours stay pristine); models are built
+    from dims (V, D, H) and the example's values are written into their params in
+    place, cast to the dtype the model chose.
+    """
+    params = [ex.values[a.name].copy() for a in spec.params]
+    if spec.kind == "model":
+        layer = guarded("constructor", factory, ex.dims["V"], ex.dims["D"], ex.dims["H"])
+        plist = getattr(layer, "params", None)
+        if not isinstance(plist, list) or len(plist) != len(params):
+            n = len(plist) if isinstance(plist, list) else type(plist).__name__
+            names = ", ".join(a.name for a in spec.params)
+            raise LayerError("constructor", None, f"params holds {n} arrays; the model has {len(params)}: {names}")
+        for arg, p, v in zip(spec.params, plist, params, strict=True):
+            if not isinstance(p, np.ndarray) or p.shape != v.shape:
+                got = p.shape if isinstance(p, np.ndarray) else type(p).__name__
+                raise LayerError("constructor", None, f"params[{arg.name}] is {got}, expected shape {v.shape}")
+            p[...] = v
+        return layer
+    if spec.state is not None:
+        return guarded("constructor", factory, *params, stateful=stateful)
+    return guarded("constructor", factory, *params)
+
+
+def layer_values(spec: Spec, layer: object, ex: Example) -> dict[str, np.ndarray]:
+    """The example's values as the layer holds them (a model may have cast them
+    to float32): the oracle must see the numbers the layer really computes with."""
+    values = dict(ex.values)
+    plist = getattr(layer, "params", None)
+    if isinstance(plist, list) and len(plist) == len(spec.params):
+        for arg, p in zip(spec.params, plist, strict=True):
+            if isinstance(p, np.ndarray) and p.shape == values[arg.name].shape:
+                values[arg.name] = p.copy()
+    return values
+
+
+def inputs_for(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None = None) -> list[np.ndarray]:
+    """forward's positional arguments (copies), labels one-hot if the example says so."""
+    values = values or ex.values
+    out = []
+    for arg in spec.inputs:
+        v = values[arg.name].copy()
+        if arg.kind == "labels" and ex.onehot:
+            v = onehot_labels(v, ex.dims["V"])
+        out.append(v)
+    return out
+
+
+def forward(spec: Spec, layer: object, inputs: list[np.ndarray], state: np.ndarray | None) -> object:
+    """Run forward from `state` (TimeRNN: set_state; a model: reset_state to zeros)."""
+    if spec.kind == "model":
+        guarded("reset_state", layer.reset_state)
+    elif spec.state is not None and state is not None:
+        guarded("set_state", layer.set_state, state.copy())
+    return guarded("forward", layer.forward, *inputs)
+
+
+def backward(spec: Spec, layer: object, dout: object) -> dict[str, object]:
+    """Run backward; map what it returns, its grads, and `.dh` to spec arg names."""
+    ret = guarded("backward", layer.backward, dout)
+    grads: dict[str, object] = {}
+    if len(spec.returns) == 1:
+        grads[spec.returns[0]] = ret
+    elif len(spec.returns) > 1:
+        if not isinstance(ret, tuple) or len(ret) != len(spec.returns):
+            raise LayerError(
+                "backward",
+                None,
+                f"returned {type(ret).__name__}; expected a tuple ({', '.join('d' + n for n in spec.returns)})",
+            )
+        grads.update(zip(spec.returns, ret, strict=True))
+    glist = getattr(layer, "grads", None)
+    if not isinstance(glist, list) or len(glist) != len(spec.params):
+        n = len(glist) if isinstance(glist, list) else type(glist).__name__
+        raise LayerError(
+            "backward",
+            None,
+            f"grads holds {n} arrays; expected {len(spec.params)} ({', '.join(a.name for a in spec.params)})",
+        )
+    for arg, g in zip(spec.params, glist, strict=True):
+        grads[arg.name] = g
+    if spec.state is not None and spec.kind != "model":
+        grads[spec.state.name] = getattr(layer, "dh", None)
+    return grads
+
+
+def snapshot(grads: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """Copies of gradients, for comparing across calls."""
+    return {k: np.array(v, dtype=np.float64, copy=True) if v is not None else None for k, v in grads.items()}
+
+
+def objective(
+    spec: Spec, layer: object, inputs: list[np.ndarray], state: np.ndarray | None, dout
+) -> Callable[[], tuple[float, float]]:
+    """f() = <forward output, dout> and sum |out * dout|, for finite differences.
+    `inputs` and `state` are the very arrays the probes edit in place."""
+    d = np.asarray(dout, dtype=np.float64)
+
+    def f() -> tuple[float, float]:
+        out = np.asarray(forward(spec, layer, inputs, state), dtype=np.float64)
+        terms = out * d
+        return float(np.sum(terms)), float(np.sum(np.abs(terms)))
+
+    return f

@@ -1,0 +1,272 @@
+"""The checks. Each is a small function of a `Context` (one layer, one example)
+returning findings; `check_example` runs them in order.
+
+Gradient checks: forward vs spec, backward vs JAX vjp, backward vs finite
+differences (needs no spec), and the three-way verdict. Protocol and time checks
+live in `protocol.py` and `timing.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import calling
+from .calling import Factory, LayerError
+from .compare import Entry, Precision, compare, precision_for
+from .examples import Example, shape_of
+from .findings import Finding, from_comparison
+from .numeric import Directional, probe, random_direction, taylor_test, unit
+from .oracle import Oracle, OracleResult
+from .specs import Spec
+
+# Tensors with at most this many entries are also probed entry by entry, so a
+# finite-difference failure can name the entry; larger ones get projections only
+# (cost per tensor stays constant) plus entries around a failing projection.
+FD_ENTRYWISE_MAX = 16
+FD_LOCATE_MAX = 64
+
+
+@dataclass
+class Context:
+    """One layer on one example, with the primary forward/backward already run."""
+
+    spec: Spec
+    factory: Factory
+    ex: Example
+    layer: object
+    values: dict[str, np.ndarray]  # the example as the layer holds it
+    inputs: list[np.ndarray]
+    state: np.ndarray | None
+    out: np.ndarray
+    grads: dict[str, np.ndarray | None]  # copies of the first backward's gradients
+    grad_objects: list[object]  # the layer's grads arrays after backward
+    prec: Precision
+    requested: np.dtype
+    oracle: Oracle | None
+    ref: OracleResult | None = None
+    cell_factory: Factory | None = None
+    bucket: dict[str, int] | None = None
+    ignore_label: int = -1
+    fd: dict[str, list[Directional]] = field(default_factory=dict)
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+    def fresh(self, *, stateful: bool = True) -> object:
+        return calling.build(self.spec, self.factory, self.ex, stateful=stateful)
+
+    def run(self, layer: object, inputs=None, state=None, dout=None) -> calling.Run:
+        """forward + backward on a layer; returns copies of output and gradients."""
+        inputs = [x.copy() for x in (inputs if inputs is not None else self.inputs)]
+        state = self.state if state is None else state
+        out = np.array(calling.forward(self.spec, layer, inputs, state), dtype=np.float64)
+        grads = calling.snapshot(calling.backward(self.spec, layer, self.ex.dout if dout is None else dout))
+        return calling.Run(out, grads)
+
+
+def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw) -> Context:
+    """Build the layer and run the primary forward and backward (raises LayerError)."""
+    layer = calling.build(spec, factory, ex)
+    values = calling.layer_values(spec, layer, ex)
+    inputs = calling.inputs_for(spec, ex, values)
+    state = values[spec.state.name].copy() if spec.state is not None and spec.kind != "model" else None
+    out = calling.forward(spec, layer, [x.copy() for x in inputs], state)
+    raw = calling.backward(spec, layer, _copy(ex.dout))
+    grads = calling.snapshot(raw)
+    requested = np.dtype(ex.dtype)
+    if spec.kind == "model":  # a model chooses its own dtype; what it holds is what was asked for
+        requested = computed_dtype(spec, layer, np.float64(0), {}, requested)
+    prec = precision_for(computed_dtype(spec, layer, out, raw, requested))
+    ignore = getattr(layer, "ignore_label", -1)
+    ctx = Context(
+        spec,
+        factory,
+        ex,
+        layer,
+        values,
+        inputs,
+        state,
+        np.asarray(out, dtype=np.float64),
+        grads,
+        list(getattr(layer, "grads", [])),
+        prec,
+        requested,
+        oracle,
+        ignore_label=ignore if isinstance(ignore, int) else -1,
+        **kw,
+    )
+    ctx.rng = np.random.default_rng(ex.seed + 1)
+    if oracle is not None:
+        ref_values = dict(values)
+        if spec.kind == "model":
+            ref_values[spec.state.name] = np.zeros(shape_of(spec.state, ex.dims))
+        ctx.ref = oracle(spec, ref_values, ex.dout, ex.dims, ctx.bucket)
+    return ctx
+
+
+def _copy(x):
+    return x.copy() if isinstance(x, np.ndarray) else x
+
+
+def computed_dtype(spec: Spec, layer, out, grads, requested: np.dtype) -> np.dtype:
+    """The least precise float dtype among what the layer returns and holds."""
+    dts = [np.asarray(out).dtype] + [np.asarray(g).dtype for g in grads.values() if g is not None]
+    dts += [p.dtype for p in getattr(layer, "params", []) if isinstance(p, np.ndarray)]
+    floats = [d for d in dts if np.issubdtype(d, np.floating)]
+    return min(floats, key=lambda d: np.finfo(d).bits) if floats else requested
+
+
+# --- forward and backward against the spec ---------------------------------------------
+
+
+def check_forward(ctx: Context) -> list[Finding]:
+    """The output equals the spec's."""
+    axes = ctx.spec.output_axes
+    if ctx.ref is None:
+        return [Finding("forward", "skip", "no spec to compare with")]
+    c = compare(ctx.out, ctx.ref.out, ctx.prec.analytic)
+    return [from_comparison("forward", "out", axes, c, "the spec's output")]
+
+
+def check_backward_jax(ctx: Context) -> list[Finding]:
+    """Every gradient equals JAX's vjp for the same upstream gradient."""
+    if ctx.ref is None:
+        return [Finding("backward-jax", "skip", "no spec to compare with")]
+    findings = []
+    for arg in ctx.spec.grad_args:
+        got = ctx.grads.get(arg.name)
+        name = grad_name(ctx.spec, arg.name)
+        if got is None:
+            findings.append(Finding("backward-jax", "fail", f"{name} is missing (backward gave None)", tensor=name))
+            continue
+        c = compare(got, ctx.ref.grads[arg.name], ctx.prec.analytic)
+        findings.append(from_comparison("backward-jax", name, arg.axes, c, "JAX's vjp"))
+    return findings
+
+
+def grad_name(spec: Spec, arg: str) -> str:
+    """What the book calls a gradient: dWx, dxs, and `.dh` for the initial state."""
+    if spec.state is not None and arg == spec.state.name:
+        return "dh"
+    return "d" + arg
+
+
+# --- finite differences ---------------------------------------------------------------
+
+
+def check_backward_fd(ctx: Context) -> list[Finding]:
+    """Central differences on the layer's own forward agree with its backward,
+    per tensor: one random unit direction, plus every entry of small tensors."""
+    findings = []
+    layer = ctx.fresh()
+    inputs = [x.copy() for x in ctx.inputs]
+    state = None if ctx.state is None else ctx.state.copy()
+    f = calling.objective(ctx.spec, layer, inputs, state, ctx.ex.dout)
+    plist = getattr(layer, "params", [])
+    for arg in ctx.spec.grad_args:
+        name = grad_name(ctx.spec, arg.name)
+        g = ctx.grads.get(arg.name)
+        if g is None or np.shape(g) != shape_of(arg, ctx.ex.dims):
+            findings.append(
+                Finding("backward-fd", "skip", f"{name}: no gradient of the right shape to probe", tensor=name)
+            )
+            continue
+        target = _target(ctx.spec, arg.name, plist, inputs, state)
+        probes = [probe(f, target, g, random_direction(target.shape, ctx.rng), ctx.prec)]
+        if target.size <= FD_ENTRYWISE_MAX or not probes[0].ok:
+            for idx in list(np.ndindex(target.shape))[:FD_LOCATE_MAX]:
+                d = probe(f, target, g, unit(target.shape, idx), ctx.prec)
+                d.index = idx
+                probes.append(d)
+        ctx.fd[arg.name] = probes
+        findings.append(_fd_finding(name, arg.axes, probes, f, target, g, ctx.prec))
+    return findings
+
+
+def _target(spec: Spec, name: str, plist, inputs, state) -> np.ndarray:
+    for arg, p in zip(spec.params, plist, strict=False):
+        if arg.name == name:
+            return p
+    for arg, x in zip(spec.inputs, inputs, strict=True):
+        if arg.name == name:
+            return x
+    return state
+
+
+def _fd_finding(name, axes, probes: list[Directional], f, target, g, prec: Precision) -> Finding:
+    bad = [p for p in probes if not p.ok]
+    ratio = max(p.ratio for p in probes)
+    if not bad:
+        return Finding("backward-fd", "pass", f"{name} matches finite differences", tensor=name, ratio=ratio)
+    entries = [
+        Entry(p.index, expected=p.fd, actual=p.analytic, error=p.error, allowed=p.allowed)
+        for p in sorted((p for p in bad if p.index is not None), key=lambda p: -p.ratio)[:3]
+    ]
+    proj = probes[0]
+    taylor = taylor_test(f, target, g, random_direction(target.shape, np.random.default_rng(1)), prec)
+    slope = f"Taylor remainder shrinks like h^{taylor.slope:.1f}" if taylor.conclusive else "Taylor test inconclusive"
+    msg = (
+        f"{name} disagrees with finite differences of the layer's own forward: along a random direction "
+        f"backward predicts {proj.analytic:.6g}, differences give {proj.fd:.6g} ({proj.ratio:.3g}x the tolerance); "
+        f"{slope}"
+    )
+    status = "fail" if taylor.gradient_ok is not True else "warn"
+    if status == "warn":
+        msg += " (a right gradient gives h^2: step size or precision, not the gradient)"
+    return Finding("backward-fd", status, msg, tensor=name, ratio=ratio, entries=entries, axes=axes if entries else ())
+
+
+# --- the three-way verdict ---------------------------------------------------------------
+
+BACKWARD_WRONG = "backward wrong"
+FORWARD_WRONG = "forward wrong"
+FD_DISAGREES = "spec and FD disagree (step size / precision)"
+
+
+def verdict(ctx: Context, findings: list[Finding]) -> list[Finding]:
+    """Layer vs JAX vs finite differences, per tensor, into one of three verdicts."""
+    fwd_ok = all(f.status != "fail" for f in findings if f.check == "forward")
+    by = {(f.check, f.tensor): f for f in findings}
+    out = []
+    for arg in ctx.spec.grad_args:
+        name = grad_name(ctx.spec, arg.name)
+        jx, fd = by.get(("backward-jax", name)), by.get(("backward-fd", name))
+        jax_ok = None if jx is None or jx.status == "skip" else jx.status == "pass"
+        fd_ok = None if fd is None or fd.status == "skip" else fd.status == "pass"
+        v = _decide(fwd_ok, jax_ok, fd_ok)
+        if v is None:
+            continue
+        status = "warn" if v == FD_DISAGREES else "fail"
+        out.append(Finding("verdict", status, f"{name}: {v}", tensor=name, verdict=v))
+    if not fwd_ok and not out:
+        out.append(
+            Finding(
+                "verdict",
+                "fail",
+                f"out: {FORWARD_WRONG} (the backward agrees with its own forward)",
+                verdict=FORWARD_WRONG,
+            )
+        )
+    return out or [Finding("verdict", "pass", "layer, JAX and finite differences agree")]
+
+
+def _decide(fwd_ok: bool, jax_ok: bool | None, fd_ok: bool | None) -> str | None:
+    if jax_ok is None:  # no spec: finite differences alone
+        return None if fd_ok in (True, None) else BACKWARD_WRONG
+    if jax_ok and fd_ok is not False:
+        return None
+    if jax_ok and fd_ok is False:
+        # The layer agrees with the spec; only the differences object.
+        return FD_DISAGREES if fwd_ok else FORWARD_WRONG
+    if fd_ok is False:
+        return BACKWARD_WRONG
+    # JAX objects, differences agree with the layer's own forward.
+    return FORWARD_WRONG if not fwd_ok else BACKWARD_WRONG
+
+
+CheckFn = Callable[[Context], list[Finding]]
+
+
+def crash_finding(err: LayerError, check: str = "crash") -> Finding:
+    return Finding(check, "fail", str(err))

@@ -1,0 +1,132 @@
+"""Tolerances, error metrics and the worst entries of a comparison.
+
+Every tolerance of gradcheck lives in `PRECISIONS`, keyed by the dtype the checked
+layer *computes* in (the dtype of what it returns), not the dtype we fed it: a
+layer that computes in float32 is held to float32's precision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Tolerances for one floating dtype; all derived from its machine epsilon.
+
+    analytic: relative tolerance for two computations of the same exact quantity
+      (layer vs JAX, Time layer vs cell). Both round at every operation; the sums in
+      these layers have up to ~10^3 terms, so rounding grows to ~10^3 eps in the
+      worst direction. 2^12 eps leaves a margin of 4 over that. The error of each
+      entry is measured against rtol * (|expected| + scale), scale = the largest
+      magnitude in the tensor: cancellation in a sum of large terms cannot give a
+      false alarm, while any bug that is wrong by more than 2^12 eps of the
+      tensor's size is caught (float64: 9e-13; float32: 4.9e-4).
+    fd_step: central-difference step along a unit direction, eps^(1/3), which
+      balances the truncation error (~h^2) against rounding (~eps/h).
+    fd_rtol: allowed truncation error relative to the gradient's size, 10^3 h^2:
+      the third derivatives of these layers (tanh, softmax on O(1) inputs) are O(1)
+      times the gradient, so h^2 is the expected error; 10^3 is the margin
+      (float64: 1.5e-8, float32: 2.4e-2 before noise is added, see numeric.py).
+    fd_noise: multiple of eps * sum|out * dout| / h allowed for rounding in the
+      two forwards of a difference; 64 covers rounding accumulated along a
+      sequence of up to ~50 time steps.
+    """
+
+    dtype: np.dtype
+    analytic: float
+    fd_step: float
+    fd_rtol: float
+    fd_noise: float = 64.0
+
+    @property
+    def eps(self) -> float:
+        return float(np.finfo(self.dtype).eps)
+
+
+def _precision(dtype: type[np.floating]) -> Precision:
+    eps = float(np.finfo(dtype).eps)
+    h = eps ** (1 / 3)
+    return Precision(dtype=np.dtype(dtype), analytic=2**12 * eps, fd_step=h, fd_rtol=1e3 * h * h)
+
+
+PRECISIONS: dict[np.dtype, Precision] = {np.dtype(t): _precision(t) for t in (np.float64, np.float32)}
+
+
+def precision_for(dtype: np.dtype) -> Precision:
+    """The Precision of a computed dtype; float16 and others fall back to float32's
+    table only if they are at least as precise, else to their own derived table."""
+    dtype = np.dtype(dtype)
+    if dtype in PRECISIONS:
+        return PRECISIONS[dtype]
+    if np.issubdtype(dtype, np.floating):
+        return _precision(dtype.type)
+    return PRECISIONS[np.dtype(np.float64)]
+
+
+@dataclass
+class Entry:
+    """One compared entry: where it is, what was expected and what came."""
+
+    index: tuple[int, ...]
+    expected: float
+    actual: float
+    error: float  # |actual - expected|
+    allowed: float
+
+    def where(self, axes: tuple[str, ...] = ()) -> str:
+        named = [f"{a.lower()}={i}" for a, i in zip(axes, self.index, strict=False)] if axes else []
+        return "[" + ", ".join(named or map(str, self.index)) + "]"
+
+
+@dataclass
+class Comparison:
+    """Result of comparing an actual array to an expected one."""
+
+    ok: bool
+    ratio: float  # worst error / allowed error; <= 1 passes
+    worst: list[Entry] = field(default_factory=list)
+    shape_error: str | None = None
+    bad_count: int = 0
+    size: int = 0
+
+
+def compare(actual: object, expected: np.ndarray, rtol: float, *, n_worst: int = 3) -> Comparison:
+    """Entrywise |a - e| <= rtol * (|e| + scale), scale = max(|e|, |a|) over the tensor.
+
+    Non-finite actual values fail unless expected has the same value there.
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    try:
+        a = np.asarray(actual, dtype=np.float64)
+    except (TypeError, ValueError):
+        return Comparison(False, np.inf, shape_error=f"not a numeric array ({type(actual).__name__})")
+    if a.shape != expected.shape:
+        return Comparison(False, np.inf, shape_error=f"shape {a.shape}, expected {expected.shape}")
+    if a.size == 0:
+        return Comparison(True, 0.0)
+    finite = np.isfinite(a) & np.isfinite(expected)
+    same_nonfinite = ~finite & (a == expected)
+    scale = max(float(np.max(np.abs(np.where(finite, a, 0)))), float(np.max(np.abs(np.where(finite, expected, 0)))))
+    allowed = rtol * (np.abs(np.where(finite, expected, 0)) + scale)
+    err = np.where(finite, np.abs(a - expected), np.where(same_nonfinite, 0.0, np.inf))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(err == 0, 0.0, err / np.where(allowed > 0, allowed, np.finfo(float).tiny))
+    bad = ratios > 1
+    order = np.argsort(ratios, axis=None)[::-1][:n_worst]
+    worst = [
+        Entry(
+            index=tuple(int(i) for i in np.unravel_index(k, a.shape)),
+            expected=float(expected.flat[k]),
+            actual=float(a.flat[k]),
+            error=float(err.flat[k]),
+            allowed=float(allowed.flat[k]),
+        )
+        for k in order
+        if ratios.flat[k] > 0
+    ]
+    return Comparison(
+        ok=not bad.any(), ratio=float(ratios.max()), worst=worst, bad_count=int(bad.sum()), size=int(a.size)
+    )

@@ -1,0 +1,139 @@
+"""One layer, one example, every check: `check_example`; and the public
+`check_layer` for a class (or factory) the caller hands us."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from . import checks, protocol, timing
+from .calling import Factory, LayerError
+from .examples import Example, make_example
+from .findings import Finding
+from .oracle import Oracle
+from .report import LayerReport, Report
+from .specs import SPECS, Spec
+
+# In order. Each takes a Context; the gradient checks come first because the
+# verdict reads their findings.
+GRADIENT_CHECKS = (checks.check_forward, checks.check_backward_jax, checks.check_backward_fd)
+OTHER_CHECKS = (
+    protocol.check_output,
+    protocol.check_not_mutated,
+    protocol.check_grads_in_place,
+    protocol.check_repeatable,
+    protocol.check_grads_replaced,
+    protocol.check_linear_in_dout,
+    timing.check_cell,
+    timing.check_stateful,
+    timing.check_state_methods,
+    timing.check_mask,
+    timing.check_extreme,
+)
+CHECK_NAMES = {
+    "forward": "output equals the spec's",
+    "backward-jax": "gradients equal JAX's vjp",
+    "backward-fd": "gradients equal finite differences of the layer's own forward",
+    "verdict": "layer vs JAX vs finite differences",
+    "output": "output shape and finiteness",
+    "dtype": "computes in the parameters' dtype",
+    "not-mutated": "inputs, params, dout untouched",
+    "grads-in-place": "grads written in place",
+    "repeatable": "backward repeatable",
+    "grads-replaced": "each backward replaces the grads",
+    "linear-in-dout": "backward linear in dout",
+    "cell": "T=1 equals the cell",
+    "stateful": "stateful chunks equal the spec from the carried state",
+    "state-reset": "reset_state / stateful=False start from zeros",
+    "non-stateful": "stateful=False ignores old state",
+    "mask": "ignore_label and one-hot labels",
+    "extreme": "finite with logits of +-1e4",
+    "crash": "the layer runs",
+}
+
+
+def check_example(
+    spec: Spec,
+    factory: Factory,
+    ex: Example,
+    *,
+    oracle: Oracle | None = None,
+    cell_factory: Factory | None = None,
+    bucket: Mapping[str, int] | None = None,
+    use_spec: bool = True,
+) -> list[Finding]:
+    """Run every check of `spec` on one example; a crash of the layer is a finding."""
+    try:
+        ctx = checks.setup(
+            spec,
+            factory,
+            ex,
+            oracle if use_spec else None,
+            cell_factory=cell_factory,
+            bucket=dict(bucket) if bucket else None,
+        )
+    except LayerError as err:
+        return [checks.crash_finding(err)]
+    findings: list[Finding] = []
+    for check in GRADIENT_CHECKS:
+        findings += _guard(check, ctx)
+    findings += checks.verdict(ctx, findings)
+    for check in OTHER_CHECKS:
+        findings += _guard(check, ctx)
+    return findings
+
+
+def _guard(check, ctx) -> list[Finding]:
+    name = check.__name__.removeprefix("check_").replace("_", "-")
+    try:
+        with np.errstate(all="ignore"):  # overflow in the layer shows up as non-finite values, reported
+            return check(ctx)
+    except LayerError as err:
+        return [Finding(name, "fail", str(err))]
+
+
+def check_layer(
+    layer: Factory,
+    spec: str | Spec | None = None,
+    *,
+    dims: Mapping[str, int] | None = None,
+    seed: int = 0,
+    dtype: np.dtype | type = np.float64,
+    example: Example | None = None,
+    cell: Factory | None = None,
+    oracle: Oracle | None = None,
+    use_spec: bool = True,
+) -> Report:
+    """Check one layer class (or factory with the book's constructor signature) on
+    one example and return a Report.
+
+    spec: the spec's name (default: the class's __name__, e.g. "TimeRNN").
+    dims: N, T, D, H, V (defaults small: N=2, T=3, D=4, H=5, V=6).
+    dtype: of the generated params and inputs (float64, or float32 as the book).
+    cell: the single-step class for the T=1 check (RNN for TimeRNN, ...).
+    use_spec: False checks with finite differences and the protocol only.
+    """
+    name = spec.name if isinstance(spec, Spec) else (spec or getattr(layer, "__name__", None))
+    if name not in SPECS and not isinstance(spec, Spec):
+        raise ValueError(f"no spec named {name!r}; known: {', '.join(SPECS)}")
+    spec_obj = spec if isinstance(spec, Spec) else SPECS[name]
+    dims = {**{"N": 2, "T": 3, "D": 4, "H": 5, "V": 6}, **(dims or {})}
+    ex = example or make_example(spec_obj, dims, seed, dtype)
+    findings = check_example(
+        spec_obj, layer, ex, oracle=oracle or default_oracle(), cell_factory=cell, use_spec=use_spec
+    )
+    report = LayerReport(spec_obj.name)
+    report.add(findings, ex)
+    return Report([report])
+
+
+_ORACLE: Oracle | None = None
+
+
+def default_oracle() -> Oracle:
+    """One process-wide oracle, so compiled functions are shared between calls."""
+    global _ORACLE
+    if _ORACLE is None:
+        _ORACLE = Oracle()
+    return _ORACLE

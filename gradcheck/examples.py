@@ -1,0 +1,176 @@
+"""Examples: the arrays one check runs on, built from dims and a seed.
+
+Float values come from a NumPy generator seeded by `seed`, so every example is
+generic (no accidental symmetry that hides a missing transpose) and replayable from
+its seed alone. Token ids, label masks and the stateful plan can be given
+explicitly; `strategies.py` draws them with Hypothesis so that they shrink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from .specs import IGNORE_LABEL, Arg, Spec
+
+MaskPattern = Literal["none", "random", "all_but_one", "all"]
+# A stateful plan: ("forward", k) runs the next k time steps, ("reset",) calls
+# reset_state(), ("set_state", seed) calls set_state with a fresh random state.
+PlanStep = tuple
+
+
+@dataclass
+class Example:
+    """Everything one check of one layer needs.
+
+    values: every array of the spec by name (params, inputs, state), float arrays
+      in `dtype`; dout: the upstream gradient (an array like the output, or a
+      number != 1 for losses and models); plan: stateful steps over values' xs.
+    """
+
+    spec: str
+    dims: dict[str, int]
+    values: dict[str, np.ndarray]
+    dout: np.ndarray | float
+    seed: int
+    dtype: np.dtype
+    onehot: bool = False
+    plan: list[PlanStep] = field(default_factory=list)
+
+    def describe(self, max_entries: int = 24) -> str:
+        """A readable listing: dims, then each array (whole when small)."""
+        lines = [
+            f"{self.spec} example, seed={self.seed}, dtype={np.dtype(self.dtype).name}, "
+            + ", ".join(f"{k}={v}" for k, v in self.dims.items())
+        ]
+        with np.printoptions(precision=4, suppress=True, threshold=max_entries, linewidth=100):
+            for name, v in self.values.items():
+                body = np.array2string(np.asarray(v), prefix="    ")
+                lines.append(f"  {name} {tuple(np.shape(v))}: {body}")
+            lines.append(f"  dout: {np.array2string(np.asarray(self.dout), prefix='    ')}")
+        if self.onehot:
+            lines.append("  labels passed one-hot (N, T, V)")
+        if self.plan:
+            lines.append("  stateful plan: " + ", ".join(_step(s) for s in self.plan))
+        return "\n".join(lines)
+
+
+def _step(s: PlanStep) -> str:
+    return {
+        "forward": lambda: f"forward({s[1]} steps)",
+        "reset": lambda: "reset_state()",
+        "set_state": lambda: "set_state(h)",
+    }[s[0]]()
+
+
+def shape_of(arg: Arg, dims: Mapping[str, int]) -> tuple[int, ...]:
+    return tuple(dims[a] for a in arg.axes)
+
+
+def make_example(
+    spec: Spec,
+    dims: Mapping[str, int],
+    seed: int,
+    dtype: np.dtype | type = np.float64,
+    *,
+    tokens: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    onehot: bool = False,
+    extreme: bool = False,
+    plan: Sequence[PlanStep] | None = None,
+) -> Example:
+    """Build an example of `spec` at `dims`; float values from `seed`.
+
+    tokens / labels: (N, T) ints to use instead of drawing them (labels may hold
+    IGNORE_LABEL). extreme: losses get logits of +-1e4 at some positions, to show a
+    softmax that overflows. plan: stateful steps (default: two chunks when T >= 2).
+    """
+    missing = [a for a in spec.letters if a not in dims]
+    if missing:
+        raise ValueError(f"{spec.name} needs dims {', '.join(spec.letters)}; missing {', '.join(missing)}")
+    dims = {k: int(dims[k]) for k in spec.letters}
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    values: dict[str, np.ndarray] = {}
+    for arg in spec.args:
+        shape = shape_of(arg, dims)
+        if arg.kind == "tokens":
+            v = tokens if tokens is not None else rng.integers(0, dims["V"], size=shape)
+            values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
+        elif arg.kind == "labels":
+            v = labels if labels is not None else random_labels(rng, shape, dims["V"], "random")
+            values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
+        else:
+            values[arg.name] = float_values(arg, shape, rng).astype(dtype)
+    if extreme and spec.kind == "loss":
+        xs = values["xs"]
+        big = rng.random(xs.shape) < 0.3
+        values["xs"] = np.where(big, np.sign(xs) * 1e4, xs).astype(dtype)
+    if spec.kind in ("loss", "model"):
+        dout: np.ndarray | float = loss_cotangent(rng)
+    else:
+        dout = rng.uniform(-1, 1, size=tuple(dims[a] for a in spec.output_axes)).astype(dtype)
+    if plan is None:
+        plan = default_plan(dims.get("T", 1), rng) if spec.state is not None else []
+    return Example(spec.name, dims, values, dout, seed, dtype, onehot=onehot, plan=list(plan))
+
+
+def float_values(arg: Arg, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Bounded values that keep tanh away from saturation: weights scaled by
+    1/sqrt(fan-in) make each pre-activation a sum of O(1) total variance."""
+    u = rng.uniform(-1.0, 1.0, size=shape)
+    if arg.kind == "weight":
+        return u * np.sqrt(3.0 / max(shape[0], 1))
+    if arg.kind == "bias":
+        return 0.5 * u
+    if arg.kind == "state":
+        return 0.9 * u  # a tanh output lies in (-1, 1)
+    return u
+
+
+def random_labels(rng: np.random.Generator, shape: tuple[int, ...], V: int, pattern: MaskPattern) -> np.ndarray:
+    labels = rng.integers(0, V, size=shape)
+    return apply_mask(
+        labels, mask_for(pattern, shape, rng.random(shape) < 0.3, int(rng.integers(0, max(1, np.prod(shape)))))
+    )
+
+
+def mask_for(pattern: MaskPattern, shape: tuple[int, ...], random_mask: np.ndarray, keep: int) -> np.ndarray:
+    """Which positions are ignored: none, a given random set, all but position `keep`, or all."""
+    if pattern == "none":
+        return np.zeros(shape, dtype=bool)
+    if pattern == "all":
+        return np.ones(shape, dtype=bool)
+    if pattern == "all_but_one":
+        m = np.ones(shape, dtype=bool)
+        m.flat[keep % m.size] = False
+        return m
+    return np.asarray(random_mask, dtype=bool).reshape(shape)
+
+
+def apply_mask(labels: np.ndarray, ignored: np.ndarray) -> np.ndarray:
+    return np.where(ignored, IGNORE_LABEL, labels)
+
+
+def loss_cotangent(rng: np.random.Generator) -> float:
+    """A loss's upstream gradient, never 1 (so a backward that ignores dout shows)."""
+    d = float(rng.uniform(0.3, 3.0))
+    return d if abs(d - 1.0) > 0.1 else d + 0.5
+
+
+def default_plan(T: int, rng: np.random.Generator) -> list[PlanStep]:
+    if T < 2:
+        return [("forward", T)]
+    k = int(rng.integers(1, T))
+    return [("forward", k), ("forward", T - k)]
+
+
+def onehot_labels(ts: np.ndarray, V: int) -> np.ndarray:
+    """(N, T) labels -> (N, T, V) one-hot; ignored positions stay ignorable only as
+    int labels, so callers pass one-hot only where nothing is ignored."""
+    out = np.zeros((*ts.shape, V), dtype=np.int64)
+    np.put_along_axis(out, np.where(ts >= 0, ts, 0)[..., None], 1, axis=-1)
+    return out

@@ -1,0 +1,117 @@
+"""Evaluate a spec and its vector-Jacobian product with JAX, compiled once per bucket.
+
+JAX compiles a new program for every new shape (a few hundred ms each), so random
+shapes would mean a compile per example. Instead every example is padded up to a
+fixed *bucket* shape with values that provably leave the real part unchanged
+(`Arg.pad`: zero rows and columns of weights and inputs feed nothing into the real
+units; padded time steps come after the real ones and get a zero cotangent; padded
+vocabulary classes get logit -inf, so probability 0; padded labels are ignored),
+then the result is sliced back. One compile per (spec, bucket) instead of per shape.
+`property_tests/test_oracle_padding.py` checks padded == unpadded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+
+from .specs import Spec  # noqa: E402  (x64 must be on before any JAX array exists)
+
+# Dims above this are not padded: a model at PTB size compiles once at its own shape.
+PAD_LIMIT = 64
+
+
+@dataclass
+class OracleResult:
+    """The spec's output and the gradient of <output, dout> w.r.t. each differentiable arg."""
+
+    out: np.ndarray
+    grads: dict[str, np.ndarray]
+
+
+class Oracle:
+    """Compiled evaluation of specs. Counts compiles so benchmarks can report them."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, object] = {}
+        self.compiles = 0
+        self._seen: set[tuple] = set()
+
+    def __call__(
+        self,
+        spec: Spec,
+        values: Mapping[str, np.ndarray],
+        dout: np.ndarray | float,
+        dims: Mapping[str, int],
+        bucket: Mapping[str, int] | None = None,
+    ) -> OracleResult:
+        """values: every arg of spec by name (float args are upcast to float64).
+        dims: the example's extents by letter. bucket: extents to pad to (default:
+        `default_bucket(dims)`)."""
+        bucket = dict(bucket or default_bucket(dims))
+        for letter, n in dims.items():
+            bucket[letter] = max(bucket.get(letter, n), n)
+        args = [_pad(np.asarray(values[a.name]), a.axes, dims, bucket, a.pad, a.differentiable) for a in spec.args]
+        dout_p = _pad(np.asarray(dout, dtype=np.float64), spec.output_axes, dims, bucket, 0.0, True)
+        fn = self._function(spec)
+        key = (spec.name, tuple(a.shape for a in args), tuple(str(a.dtype) for a in args))
+        if key not in self._seen:
+            self._seen.add(key)
+            self.compiles += 1
+        out, grads = fn(args, dout_p)
+        out = _unpad(np.asarray(out), spec.output_axes, dims)
+        by_name = {}
+        for arg, g in zip(spec.args, grads, strict=True):
+            if arg.differentiable:
+                by_name[arg.name] = _unpad(np.asarray(g), arg.axes, dims)
+        return OracleResult(out=out, grads=by_name)
+
+    def _function(self, spec: Spec):
+        fn = self._compiled.get(spec.name)
+        if fn is None:
+            diff = [a.differentiable for a in spec.args]
+
+            def out_and_vjp(args, dout):
+                def f(*float_args):
+                    it = iter(float_args)
+                    return spec.fn(*(next(it) if d else a for a, d in zip(args, diff, strict=True)))
+
+                out, pull = jax.vjp(f, *(a for a, d in zip(args, diff, strict=True) if d))
+                gs = iter(pull(dout))
+                return out, [next(gs) if d else None for d in diff]
+
+            fn = self._compiled[spec.name] = jax.jit(out_and_vjp)
+        return fn
+
+
+def default_bucket(dims: Mapping[str, int]) -> dict[str, int]:
+    """Round each extent up to a power of two (at least 4) so that nearby shapes share
+    a compile; extents above PAD_LIMIT are left as they are."""
+    return {k: n if n > PAD_LIMIT else max(4, 1 << (int(n) - 1).bit_length()) for k, n in dims.items()}
+
+
+def _pad(
+    arr: np.ndarray,
+    axes: Sequence[str],
+    dims: Mapping[str, int],
+    bucket: Mapping[str, int],
+    fill: float,
+    is_float: bool,
+) -> np.ndarray:
+    if is_float:
+        arr = arr.astype(np.float64)
+    target = tuple(bucket[a] for a in axes)
+    if arr.shape == target:
+        return arr
+    out = np.full(target, fill, dtype=arr.dtype)
+    out[tuple(slice(0, dims[a]) for a in axes)] = arr
+    return out
+
+
+def _unpad(arr: np.ndarray, axes: Sequence[str], dims: Mapping[str, int]) -> np.ndarray:
+    return arr[tuple(slice(0, dims[a]) for a in axes)]

@@ -1,0 +1,156 @@
+"""Reports: per layer, the worst status of every check over all examples, the
+findings of the (shrunk) failing example, and renderings as text, JSON, JUnit XML."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from xml.etree import ElementTree as ET
+
+from .findings import SEVERITY, Finding, worst
+
+
+@dataclass
+class CheckSummary:
+    check: str
+    status: str = "skip"
+    ratio: float | None = None  # worst error / tolerance over the examples
+    message: str = ""
+
+
+@dataclass
+class LayerReport:
+    name: str
+    checks: dict[str, CheckSummary] = field(default_factory=dict)
+    failures: list[Finding] = field(default_factory=list)  # of the failing (shrunk) example
+    warnings: list[Finding] = field(default_factory=list)
+    examples: int = 0
+    example: str | None = None  # readable failing example
+    replay: str | None = None
+    skipped: str | None = None  # why the whole layer was skipped
+
+    @property
+    def status(self) -> str:
+        if self.skipped:
+            return "skip"
+        return worst([c.status for c in self.checks.values()] + ["pass"])
+
+    def add(self, findings: list[Finding], example=None) -> None:
+        """Fold one example's findings in."""
+        self.examples += 1
+        for f in findings:
+            s = self.checks.setdefault(f.check, CheckSummary(f.check))
+            if SEVERITY[f.status] > SEVERITY[s.status] or (f.status == s.status and not s.message):
+                s.status, s.message = f.status, f.message
+            if f.ratio is not None and f.ratio == f.ratio:
+                s.ratio = f.ratio if s.ratio is None else max(s.ratio, f.ratio)
+            if f.status == "warn" and all(w.message != f.message for w in self.warnings) and len(self.warnings) < 10:
+                self.warnings.append(f)
+        bad = [f for f in findings if f.status == "fail"]
+        if bad:
+            self.failures = bad
+            if example is not None:
+                self.example = example.describe() if hasattr(example, "describe") else str(example)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "examples": self.examples,
+            "checks": [
+                {"check": c.check, "status": c.status, "worst_ratio": _num(c.ratio), "message": c.message}
+                for c in self.checks.values()
+            ],
+            "findings": [f.to_dict() for f in self.failures + self.warnings],
+            "example": self.example,
+            "replay": self.replay,
+            "skipped": self.skipped,
+        }
+
+
+def _num(x):
+    if x is None:
+        return None
+    return "inf" if x == float("inf") else x
+
+
+@dataclass
+class Report:
+    layers: list[LayerReport]
+    strict: bool = False
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        bad = {"fail", "warn"} if self.strict else {"fail"}
+        return not any(layer.status in bad for layer in self.layers)
+
+    def layer(self, name: str) -> LayerReport:
+        return next(r for r in self.layers if r.name == name)
+
+    def to_dict(self) -> dict:
+        return {"passed": self.passed, "strict": self.strict, "layers": [r.to_dict() for r in self.layers], **self.meta}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_junit(self) -> str:
+        """One testsuite; one testcase per layer and check (classname = layer)."""
+        suite = ET.Element("testsuite", name="gradcheck")
+        counts = {"tests": 0, "failures": 0, "skipped": 0}
+        for r in self.layers:
+            items = list(r.checks.values()) or [CheckSummary("all", "skip", message=r.skipped or "not run")]
+            for c in items:
+                case = ET.SubElement(suite, "testcase", classname=r.name, name=c.check)
+                counts["tests"] += 1
+                if c.status == "fail" or (self.strict and c.status == "warn"):
+                    counts["failures"] += 1
+                    el = ET.SubElement(case, "failure", message=c.message)
+                    el.text = "\n".join(
+                        [f.message for f in r.failures if f.check == c.check] + ([r.example] if r.example else [])
+                    )
+                elif c.status == "skip":
+                    counts["skipped"] += 1
+                    ET.SubElement(case, "skipped", message=c.message or r.skipped or "")
+                elif c.status == "warn":
+                    ET.SubElement(case, "system-out").text = "warning: " + c.message
+        for k, v in counts.items():
+            suite.set(k, str(v))
+        return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+    def render(self) -> str:
+        """The text table and, for each failure, verdict, tensor, entries, example."""
+        out = []
+        for r in self.layers:
+            out.append(
+                f"{r.name}: {r.status.upper()}"
+                + (f" ({r.examples} examples)" if r.examples else "")
+                + (f" - {r.skipped}" if r.skipped else "")
+            )
+            for c in r.checks.values():
+                ratio = "" if c.ratio is None else f"{c.ratio:9.3g}"
+                out.append(f"  {c.check:<16} {c.status:<5} {ratio:>9}  " + (c.message if c.status != "pass" else ""))
+        for r in self.layers:
+            if not r.failures:
+                continue
+            out.append("")
+            out.append(f"== {r.name} failed ==")
+            for f in r.failures:
+                out.append(f"  [{f.check}] {f.message}")
+                out.extend("      " + line for line in f.detail_lines())
+            if r.example:
+                out.append("  smallest failing example:")
+                out.extend("    " + line for line in r.example.splitlines())
+            if r.replay:
+                out.append(f"  replay: {r.replay}")
+        for r in self.layers:
+            for w in r.warnings:
+                out.append(f"warning: {r.name} [{w.check}] {w.message}")
+        n_fail = sum(r.status == "fail" for r in self.layers)
+        n_warn = sum(r.status == "warn" for r in self.layers)
+        out.append("")
+        out.append(
+            ("PASSED" if self.passed else "FAILED")
+            + f": {len(self.layers)} layers, {n_fail} failed, {n_warn} with warnings"
+        )
+        return "\n".join(out)

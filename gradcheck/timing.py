@@ -1,0 +1,310 @@
+"""Time structure, stateful truncated BPTT, masks and extreme logits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import calling
+from .checks import Context, grad_name
+from .compare import compare
+from .examples import Example, make_example, shape_of
+from .findings import Finding, from_comparison
+from .specs import SPECS
+
+
+def check_cell(ctx: Context) -> list[Finding]:
+    """A Time layer at T=1 equals its single-step cell on the same arrays."""
+    spec = ctx.spec
+    if spec.cell is None:
+        return []
+    if ctx.cell_factory is None:
+        return [Finding("cell", "skip", f"no {spec.cell} class to compare with")]
+    cell = SPECS[spec.cell]
+    dims = {**ctx.ex.dims, "T": 1}
+    ex = make_example(spec, dims, ctx.ex.seed, ctx.ex.dtype)
+    time_args = [*spec.params, *spec.inputs, *((spec.state,) if spec.state else ())]
+    cell_args = [*cell.params, *cell.inputs]
+    at0 = {c.name: _step0(t, ex.values[t.name]) for t, c in zip(time_args, cell_args, strict=True)}
+    cell_ex = Example(
+        cell.name, {k: v for k, v in dims.items() if k != "T"}, at0, _step0_out(spec, ex.dout), ex.seed, ex.dtype
+    )
+    t_run = Context.run(_ctx_for(ctx, ex), calling.build(spec, ctx.factory, ex))
+    c_layer = calling.build(cell, ctx.cell_factory, cell_ex)
+    c_out = np.asarray(calling.forward(cell, c_layer, calling.inputs_for(cell, cell_ex), None), dtype=np.float64)
+    c_grads = calling.snapshot(calling.backward(cell, c_layer, cell_ex.dout))
+    findings = [
+        from_comparison(
+            "cell",
+            "out[t=0]",
+            cell.output_axes,
+            compare(_step0_out(spec, t_run.out), c_out, ctx.prec.analytic),
+            f"{cell.name}.forward",
+        )
+    ]
+    for t, c in zip(time_args, cell_args, strict=True):
+        if not t.differentiable or t_run.grads.get(t.name) is None or c_grads.get(c.name) is None:
+            continue
+        cmp = compare(_step0(t, t_run.grads[t.name]), c_grads[c.name], ctx.prec.analytic)
+        findings.append(from_comparison("cell", grad_name(spec, t.name), c.axes, cmp, f"{cell.name}'s d{c.name}"))
+    return _one("cell", findings, f"T=1 equals {cell.name}")
+
+
+def _step0(arg, v):
+    """The t=0 slice of an array whose axes include T."""
+    v = np.asarray(v)
+    return v[(slice(None),) * arg.axes.index("T") + (0,)] if "T" in arg.axes else v
+
+
+def _step0_out(spec, out):
+    out = np.asarray(out)
+    return out[:, 0] if "T" in spec.output_axes else out
+
+
+def _ctx_for(ctx: Context, ex: Example) -> Context:
+    """A context like ctx but on another example (only what `Context.run` reads)."""
+    sub = Context.__new__(Context)
+    sub.__dict__.update(ctx.__dict__)
+    sub.ex = ex
+    sub.inputs = calling.inputs_for(ctx.spec, ex)
+    sub.state = ex.values[ctx.spec.state.name] if ctx.spec.state is not None and ctx.spec.kind != "model" else None
+    return sub
+
+
+def _one(check: str, findings: list[Finding], ok_message: str) -> list[Finding]:
+    """Collapse per-tensor findings to the failures, or one pass."""
+    bad = [f for f in findings if f.status != "pass"]
+    return bad or [
+        Finding(check, "pass", ok_message, ratio=max((f.ratio or 0) for f in findings) if findings else None)
+    ]
+
+
+def check_stateful(ctx: Context) -> list[Finding]:
+    """Run the example's stateful plan (chunks of xs, reset_state, set_state) on
+    one stateful instance; each chunk's output and gradients must equal the spec's
+    from the carried state, held constant (truncated BPTT), and `.dh` the gradient
+    w.r.t. that state."""
+    spec, ex = ctx.spec, ctx.ex
+    if spec.state is None or not ex.plan:
+        return []
+    if ctx.oracle is None:
+        return [Finding("stateful", "skip", "no spec to compare chunks with")]
+    layer = ctx.fresh(stateful=True)
+    calling.guarded("reset_state", layer.reset_state)
+    N, H = ex.dims["N"], ex.dims["H"]
+    h, pos, rng = np.zeros((N, H)), 0, np.random.default_rng(ex.seed + 3)
+    values = ctx.values
+    findings = []
+    for i, step in enumerate(ex.plan):
+        if step[0] == "reset":
+            calling.guarded("reset_state", layer.reset_state)
+            h = np.zeros((N, H))
+            continue
+        if step[0] == "set_state":
+            if spec.kind == "model":
+                continue
+            h = rng.uniform(-0.9, 0.9, size=(N, H)).astype(ex.dtype)
+            calling.guarded("set_state", layer.set_state, h.copy())
+            continue
+        k = step[1]
+        if k <= 0 or pos + k > ex.dims["T"]:
+            continue
+        sl = slice(pos, pos + k)
+        pos += k
+        chunk = {
+            a.name: (values[a.name][:, sl] if "T" in a.axes else values[a.name]) for a in (*spec.params, *spec.inputs)
+        }
+        chunk[spec.state.name] = h
+        dims = {**ex.dims, "T": k}
+        dout = ex.dout[:, sl] if isinstance(ex.dout, np.ndarray) else ex.dout
+        inputs = [chunk[a.name].copy() for a in spec.inputs]
+        if ex.onehot:
+            inputs = calling.inputs_for(
+                spec, Example(spec.name, dims, chunk, dout, ex.seed, ex.dtype, onehot=True), chunk
+            )
+        out = np.asarray(calling.guarded("forward", layer.forward, *inputs), dtype=np.float64)
+        grads = calling.snapshot(calling.backward(spec, layer, dout))
+        ref = ctx.oracle(spec, chunk, dout, dims, ctx.bucket)
+        label = f"chunk {i + 1} (t={sl.start}..{sl.stop - 1})"
+        c = compare(out, ref.out, ctx.prec.analytic)
+        if not c.ok:
+            findings.append(
+                from_comparison(
+                    "stateful", f"out of {label}", spec.output_axes, c, "the spec run from the carried state"
+                )
+            )
+        for arg in spec.grad_args:
+            if grads.get(arg.name) is None:
+                continue
+            c = compare(grads[arg.name], ref.grads[arg.name], ctx.prec.analytic)
+            if not c.ok:
+                findings.append(
+                    from_comparison(
+                        "stateful",
+                        f"{grad_name(spec, arg.name)} of {label}",
+                        arg.axes,
+                        c,
+                        "JAX's with the carried state held constant",
+                    )
+                )
+        if findings:
+            break
+        h = _final_state(spec, chunk, dims, ctx)
+    return findings or [Finding("stateful", "pass", f"{len(ex.plan)}-step plan matches the spec chunk by chunk")]
+
+
+def _final_state(spec, chunk, dims, ctx: Context) -> np.ndarray:
+    """The hidden state after a chunk, from the spec (TimeRNN's output at t=-1)."""
+    rnn = SPECS["TimeRNN"]
+    if spec.kind == "model":
+        xs = np.asarray(chunk["embed_W"])[chunk["xs"]]
+        vals = {"Wx": chunk["Wx"], "Wh": chunk["Wh"], "b": chunk["b"], "xs": xs, "h0": chunk["h0"]}
+    else:
+        vals = {a.name: chunk[a.name] for a in rnn.args}
+    d = {"N": dims["N"], "T": dims["T"], "D": dims["D"], "H": dims["H"]}
+    zero = np.zeros(tuple(d[a] for a in rnn.output_axes))
+    return ctx.oracle(rnn, vals, zero, d, ctx.bucket).out[:, -1]
+
+
+def check_state_methods(ctx: Context) -> list[Finding]:
+    """reset_state starts from zeros; stateful=False ignores any old state."""
+    spec, ex = ctx.spec, ctx.ex
+    if spec.state is None or spec.kind == "model" or ctx.ref is None:
+        return []
+    zeros_ref = ctx.oracle(
+        spec, {**ctx.values, spec.state.name: np.zeros(shape_of(spec.state, ex.dims))}, ex.dout, ex.dims, ctx.bucket
+    ).out
+    findings = []
+    layer = ctx.fresh(stateful=True)
+    calling.forward(spec, layer, [x.copy() for x in ctx.inputs], ctx.state)
+    calling.guarded("reset_state", layer.reset_state)
+    out = calling.guarded("forward", layer.forward, *[x.copy() for x in ctx.inputs])
+    c = compare(out, zeros_ref, ctx.prec.analytic)
+    if not c.ok:
+        findings.append(
+            Finding(
+                "state-reset",
+                "fail",
+                f"after reset_state() forward does not start from zeros ({c.ratio:.3g}x the tolerance)",
+            )
+        )
+    layer = ctx.fresh(stateful=False)
+    calling.guarded("forward", layer.forward, *[x.copy() for x in ctx.inputs])
+    if ctx.state is not None:
+        calling.guarded("set_state", layer.set_state, ctx.state.copy())
+    out = calling.guarded("forward", layer.forward, *[x.copy() for x in ctx.inputs])
+    c = compare(out, zeros_ref, ctx.prec.analytic)
+    if not c.ok:
+        findings.append(
+            Finding(
+                "non-stateful",
+                "fail",
+                "with stateful=False, forward does not start from zeros "
+                f"after an earlier forward or set_state ({c.ratio:.3g}x the tolerance)",
+            )
+        )
+    return findings or [Finding("state-reset", "pass", "reset_state and stateful=False start from zeros")]
+
+
+def check_mask(ctx: Context) -> list[Finding]:
+    """Ignored positions: zero gradient, no effect on the loss; all ignored gives
+    loss 0 and zero gradient; one-hot labels mean the same as their int labels."""
+    spec, ex = ctx.spec, ctx.ex
+    if spec.kind not in ("loss", "model"):
+        return []
+    ts = ctx.values["ts"]
+    ignored = ts == ctx.ignore_label
+    findings = []
+    if spec.kind == "loss" and ignored.any():
+        g = ctx.grads["xs"]
+        rows = np.abs(g).max(axis=-1) * ignored
+        if rows.max() > 0:
+            n, t = (int(i) for i in np.unravel_index(np.argmax(rows), rows.shape))
+            findings.append(
+                Finding(
+                    "mask", "fail", f"dxs is non-zero at ignored position (n={n}, t={t}): max |dxs| {rows.max():.3g}"
+                )
+            )
+        xs2 = ctx.values["xs"].copy()
+        xs2[ignored] += np.asarray(3.0, dtype=xs2.dtype)
+        loss2 = calling.forward(spec, ctx.fresh(), [xs2, *calling.inputs_for(spec, ex, ctx.values)[1:]], None)
+        c = compare(loss2, ctx.out, ctx.prec.analytic)
+        if not c.ok:
+            findings.append(
+                Finding(
+                    "mask",
+                    "fail",
+                    f"changing logits at ignored positions changes the loss ({float(ctx.out):.6g} -> {float(loss2):.6g})",
+                )
+            )
+    all_ign = np.full_like(ts, ctx.ignore_label)
+    values = {**ctx.values, "ts": all_ign}
+    inputs = [values[a.name].copy() for a in spec.inputs]
+    layer = ctx.fresh()
+    loss = np.asarray(calling.forward(spec, layer, inputs, None), dtype=np.float64)
+    grads = calling.snapshot(calling.backward(spec, layer, _copy(ex.dout)))
+    nonzero = [
+        grad_name(spec, k) for k, g in grads.items() if g is not None and not (np.isfinite(g).all() and (g == 0).all())
+    ]
+    if not (np.isfinite(loss) and loss == 0) or nonzero:
+        findings.append(
+            Finding(
+                "mask",
+                "fail",
+                f"with every position ignored the loss is {float(loss):.6g} (should be 0)"
+                + (f" and {', '.join(nonzero)} non-zero or non-finite (should be 0)" if nonzero else ""),
+            )
+        )
+    if not ignored.any() and not ex.onehot:
+        sub = Example(spec.name, ex.dims, ctx.values, ex.dout, ex.seed, ex.dtype, onehot=True)
+        r = Context.run(_ctx_for(ctx, sub), ctx.fresh(), inputs=calling.inputs_for(spec, sub, ctx.values))
+        c = compare(r.out, ctx.out, ctx.prec.analytic)
+        bad = [] if c.ok else ["loss"]
+        bad += [
+            grad_name(spec, k)
+            for k, g in r.grads.items()
+            if g is not None and not compare(g, ctx.grads[k], ctx.prec.analytic).ok
+        ]
+        if bad:
+            findings.append(
+                Finding("mask", "fail", f"one-hot labels give a different {', '.join(bad)} than the same int labels")
+            )
+    return findings or [Finding("mask", "pass", "ignore_label masked; all-ignored gives 0; one-hot same as ints")]
+
+
+def check_extreme(ctx: Context) -> list[Finding]:
+    """Logits of +-1e4: the loss and its gradient stay finite and right (log-sum-exp)."""
+    spec, ex = ctx.spec, ctx.ex
+    if spec.kind != "loss" or ctx.oracle is None:
+        return []
+    big = make_example(spec, ex.dims, ex.seed, ex.dtype, labels=ctx.values["ts"], extreme=True)
+    big.dout = ex.dout
+    layer = ctx.fresh()
+    with np.errstate(all="ignore"):  # the layer's own overflow is what we report
+        loss = np.asarray(calling.forward(spec, layer, calling.inputs_for(spec, big), None), dtype=np.float64)
+        grads = calling.snapshot(calling.backward(spec, layer, _copy(ex.dout)))
+    if not np.isfinite(loss).all() or not all(np.isfinite(g).all() for g in grads.values() if g is not None):
+        return [
+            Finding(
+                "extreme",
+                "warn",
+                "logits of +-1e4 give a non-finite loss or gradient (use log-sum-exp: subtract the row max)",
+            )
+        ]
+    ref = ctx.oracle(spec, big.values, ex.dout, ex.dims, ctx.bucket)
+    findings = [
+        from_comparison("extreme", "loss", (), compare(loss, ref.out, ctx.prec.analytic), "the spec with +-1e4 logits")
+    ]
+    findings.append(
+        from_comparison(
+            "extreme",
+            "dxs",
+            spec.inputs[0].axes,
+            compare(grads["xs"], ref.grads["xs"], ctx.prec.analytic),
+            "JAX's vjp with +-1e4 logits",
+        )
+    )
+    return _one("extreme", findings, "finite and right with logits of +-1e4")
+
+
+def _copy(x):
+    return x.copy() if isinstance(x, np.ndarray) else x
