@@ -103,6 +103,8 @@ def make_example(
         elif arg.kind == "labels":
             v = labels if labels is not None else random_labels(rng, shape, dims["V"], "random")
             values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
+        elif arg is spec.state and spec.kind == "model":
+            values[arg.name] = np.zeros(shape, dtype=dtype)  # a model starts from zeros after reset_state()
         else:
             values[arg.name] = float_values(arg, shape, rng).astype(dtype)
     if extreme and spec.kind == "loss":

@@ -1,0 +1,43 @@
+"""Hypothesis profiles, registered in this one place.
+
+`register()` is called explicitly (by conftest.py and the CLI), never on import.
+Tests pick a profile with HYPOTHESIS_PROFILE, the CLI with --profile.
+
+Example counts are per layer. `ci` is derandomized (same examples every run, so the
+same report), has no deadline (the first example of a layer pays JAX's compile),
+and no example database (a database would replay old failures and make two runs
+differ).
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+PROFILES = {
+    "quick": dict(max_examples=8, derandomize=False),
+    "ci": dict(max_examples=30, derandomize=True),
+    "thorough": dict(max_examples=500, derandomize=False),
+}
+DEFAULT = "ci"
+_COMMON = dict(
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def register() -> None:
+    for name, kw in PROFILES.items():
+        settings.register_profile(name, **_COMMON, **kw)
+
+
+def get(name: str | None = None) -> settings:
+    """The settings of a profile (registering them if needed)."""
+    name = name or os.environ.get("HYPOTHESIS_PROFILE") or DEFAULT
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
+    register()
+    return settings.get_profile(name)

@@ -1,0 +1,174 @@
+"""Drive layers through Hypothesis and the engine's checks, one LayerReport each.
+
+For each layer: Hypothesis draws examples (strategies.examples), every check runs
+on each, and the first failure is shrunk to the smallest example that still
+fails; the report keeps that example, readable, and the line that replays it.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import given
+from hypothesis import seed as hypothesis_seed
+from hypothesis import settings as Settings
+from hypothesis.errors import HypothesisException
+
+from . import profiles, strategies
+from .calling import Factory
+from .engine import check_example
+from .examples import Example
+from .findings import Finding
+from .oracle import Oracle
+from .report import LayerReport, Report
+from .specs import SPECS
+
+
+class _Failed(Exception):
+    """Raised inside the Hypothesis test so that it shrinks; carries the findings."""
+
+    def __init__(self, findings: list[Finding], example: Example) -> None:
+        super().__init__("; ".join(f.message for f in findings if f.status in ("fail", "warn"))[:500])
+        self.findings, self.example = findings, example
+
+
+class ExampleTimeout(Exception):
+    """A single example took longer than the time limit (a layer that hangs)."""
+
+
+@dataclass
+class Target:
+    """A layer to check: its spec name, how to build it, its single-step cell."""
+
+    name: str
+    factory: Factory
+    cell: Factory | None = None
+
+
+@dataclass
+class RunOptions:
+    profile: str | None = None
+    max_examples: int | None = None
+    seed: int | None = None
+    strict: bool = False
+    timeout: float | None = 20.0  # seconds per example
+    bounds: Mapping[str, int] = field(default_factory=dict)  # min_X / max_X overrides
+    dtypes: tuple = (np.float64, np.float32)
+    replay_command: str | None = None  # how to replay, e.g. "gradcheck check my.py"
+    progress: Callable[[str], None] | None = None
+
+
+def run(targets: Iterable[Target], options: RunOptions | None = None, oracle: Oracle | None = None) -> Report:
+    options = options or RunOptions()
+    oracle = oracle or Oracle()
+    started = time.perf_counter()
+    layers = []
+    for t in targets:
+        if options.progress:
+            options.progress(f"checking {t.name} ...")
+        t0 = time.perf_counter()
+        r = run_layer(t, options, oracle)
+        layers.append(r)
+        if options.progress:
+            options.progress(f"{t.name}: {r.status} ({r.examples} examples, {time.perf_counter() - t0:.1f} s)")
+    meta = {
+        "profile": options.profile or profiles.DEFAULT,
+        "seconds": round(time.perf_counter() - started, 3),
+        "examples": sum(r.examples for r in layers),
+        "jax_compiles": oracle.compiles,
+    }
+    return Report(layers, strict=options.strict, meta=meta)
+
+
+def run_layer(target: Target, options: RunOptions, oracle: Oracle) -> LayerReport:
+    spec = SPECS[target.name]
+    report = LayerReport(target.name)
+    bounds = strategies.bounds_for(**dict(options.bounds))
+    bucket = {k: hi for k, (lo, hi) in bounds.items()}
+    base = profiles.get(options.profile)
+    kw = {"max_examples": options.max_examples} if options.max_examples else {}
+    settings = Settings(base, **kw)
+    strategy = strategies.examples(spec, dtypes=tuple(options.dtypes), **dict(options.bounds))
+
+    def one(ex: Example) -> None:
+        with _time_limit(options.timeout):
+            try:
+                findings = check_example(
+                    spec, target.factory, ex, oracle=oracle, cell_factory=target.cell, bucket=bucket
+                )
+            except ExampleTimeout:
+                findings = [
+                    Finding(
+                        "crash", "fail", f"one example took longer than {options.timeout:g} s (does the layer hang?)"
+                    )
+                ]
+        report.add(findings, None)
+        bad = {"fail", "warn"} if options.strict else {"fail"}
+        if any(f.status in bad for f in findings):
+            raise _Failed(findings, ex)
+
+    test = settings(given(ex=strategy)(one))
+    if options.seed is not None:
+        test = hypothesis_seed(options.seed)(test)
+    try:
+        test()
+    except _Failed as failure:
+        report.failures = [f for f in failure.findings if f.status == "fail" or (options.strict and f.status == "warn")]
+        report.example = failure.example.describe()
+        blob = next((n.strip() for n in getattr(failure, "__notes__", []) if "reproduce_failure" in n), None)
+        report.replay = _replay(target.name, options, blob)
+    except HypothesisException as exc:  # e.g. unsatisfiable strategies: our error, said plainly
+        report.add([Finding("crash", "fail", f"Hypothesis could not run: {exc}")], None)
+    return report
+
+
+def _replay(name: str, options: RunOptions, blob: str | None) -> str:
+    parts = [
+        options.replay_command or "gradcheck run",
+        f"--layers {name}",
+        f"--profile {options.profile or profiles.DEFAULT}",
+    ]
+    if options.seed is not None:
+        parts.append(f"--seed {options.seed}")
+    if options.max_examples:
+        parts.append(f"--max-examples {options.max_examples}")
+    line = " ".join(parts)
+    return line + (
+        f"\n  or, in a Hypothesis test: {blob.split('adding ')[-1].split(' as a decorator')[0]}" if blob else ""
+    )
+
+
+@contextmanager
+def _time_limit(seconds: float | None):
+    """Raise ExampleTimeout after `seconds` (main thread only; elsewhere no limit)."""
+    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise ExampleTimeout()
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def reference_targets(names: Iterable[str] | None = None) -> list[Target]:
+    """rnnref's layers, the model at float64 so it is checked at float64 tolerances."""
+    import functools
+
+    import rnnref
+
+    ns = {n: getattr(rnnref, n) for n in SPECS}
+    ns["SimpleRnnlm"] = functools.partial(rnnref.SimpleRnnlm, dtype=np.float64)
+    return [Target(n, ns[n], ns.get(SPECS[n].cell) if SPECS[n].cell else None) for n in (names or SPECS)]
