@@ -1,1 +1,127 @@
-"""pytest plugin for gradcheck (registered through the pytest11 entry point)."""
+"""pytest plugin (registered through the pytest11 entry point).
+
+Two ways to gate a project's CI on gradcheck:
+
+1. On the command line, no test code at all:
+       pytest --gradcheck-target=my_layers.py [--gradcheck-layers=TimeRNN,TimeAffine]
+   adds one test per layer found in the target.
+
+2. One line in the project's own test suite:
+       from gradcheck.pytest_plugin import gradcheck_tests
+       test_my_layers = gradcheck_tests("my_layers.py")
+
+A failing layer's test fails with gradcheck's report for that layer (verdict,
+tensor, entries, the smallest example). Nothing heavy is imported until a
+gradcheck test actually runs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gradcheck", "check hand-written layers with gradcheck")
+    group.addoption(
+        "--gradcheck-target",
+        default=None,
+        metavar="TARGET",
+        help="a .py file or module whose book-named layers get one test each",
+    )
+    group.addoption("--gradcheck-layers", default=None, metavar="A,B", help="only these layers")
+    group.addoption("--gradcheck-profile", default=None, metavar="NAME", help="quick | ci | thorough (default ci)")
+    group.addoption("--gradcheck-path", action="append", default=[], metavar="DIR", help="prepend DIR to sys.path")
+    group.addoption("--gradcheck-strict", action="store_true", help="warnings fail too")
+
+
+class GradcheckItem(pytest.Item):
+    def __init__(self, *, target: str, layer: str, options: dict, **kw) -> None:
+        super().__init__(**kw)
+        self.target, self.layer, self.options = target, layer, options
+
+    def runtest(self) -> None:
+        check_target(self.target, self.layer, **self.options)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, GradcheckFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.target, None, f"gradcheck[{self.layer}]"
+
+
+class GradcheckFailure(AssertionError):
+    """A layer failed gradcheck; the message is its report."""
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    target = config.getoption("--gradcheck-target")
+    if not target:
+        return
+    layers = _layers(config.getoption("--gradcheck-layers"))
+    paths = config.getoption("--gradcheck-path")
+    options = dict(
+        profile=config.getoption("--gradcheck-profile"), paths=paths, strict=config.getoption("--gradcheck-strict")
+    )
+    for name in _found_layers(target, layers, paths):
+        items.append(
+            GradcheckItem.from_parent(session, name=f"gradcheck[{name}]", target=target, layer=name, options=options)
+        )
+
+
+def _layers(text: str | None) -> list[str] | None:
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
+
+def _found_layers(target: str, layers: list[str] | None, paths: list[str]) -> list[str]:
+    from .targets import TargetError, find_targets, load_module
+
+    try:
+        return [t.name for t in find_targets(load_module(target, paths), layers)]
+    except TargetError as exc:
+        raise pytest.UsageError(f"gradcheck: {exc}") from None
+
+
+def check_target(
+    target: str,
+    layer: str,
+    *,
+    profile: str | None = None,
+    paths: list[str] | None = None,
+    strict: bool = False,
+    max_examples: int | None = None,
+) -> None:
+    """Run gradcheck on one layer of `target`; raise GradcheckFailure with the report."""
+    from .runner import RunOptions, run
+    from .targets import find_targets, load_module
+
+    targets = find_targets(load_module(target, paths), [layer])
+    report = run(
+        targets,
+        RunOptions(
+            profile=profile, strict=strict, max_examples=max_examples, replay_command=f"gradcheck check {target}"
+        ),
+    )
+    if not report.passed:
+        raise GradcheckFailure(report.render())
+
+
+def gradcheck_tests(
+    target: str,
+    *,
+    layers: list[str] | None = None,
+    profile: str | None = None,
+    paths: list[str] | None = None,
+    strict: bool = False,
+    max_examples: int | None = None,
+):
+    """A pytest test function, parametrized over the layers of `target`:
+    `test_layers = gradcheck_tests("my_layers.py")` in a test module."""
+    names = _found_layers(target, layers, paths or [])
+
+    @pytest.mark.parametrize("layer", names)
+    def test_gradcheck(layer: str) -> None:
+        check_target(target, layer, profile=profile, paths=paths, strict=strict, max_examples=max_examples)
+
+    return test_gradcheck

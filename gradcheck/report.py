@@ -28,6 +28,7 @@ class LayerReport:
     example: str | None = None  # readable failing example
     replay: str | None = None
     skipped: str | None = None  # why the whole layer was skipped
+    first_failure: int | None = None  # examples run until the first failure
 
     @property
     def status(self) -> str:
@@ -47,6 +48,8 @@ class LayerReport:
             if f.status == "warn" and all(w.message != f.message for w in self.warnings) and len(self.warnings) < 10:
                 self.warnings.append(f)
         bad = [f for f in findings if f.status == "fail"]
+        if bad and self.first_failure is None:
+            self.first_failure = self.examples
         if bad:
             self.failures = bad
             if example is not None:
@@ -57,6 +60,7 @@ class LayerReport:
             "name": self.name,
             "status": self.status,
             "examples": self.examples,
+            "first_failure_at": self.first_failure,
             "checks": [
                 {"check": c.check, "status": c.status, "worst_ratio": _num(c.ratio), "message": c.message}
                 for c in self.checks.values()
@@ -127,6 +131,8 @@ class Report:
                 + (f" ({r.examples} examples)" if r.examples else "")
                 + (f" - {r.skipped}" if r.skipped else "")
             )
+            if r.checks:
+                out.append(f"  {'check':<16} {'status':<5} {'err/tol':>9}  note")
             for c in r.checks.values():
                 ratio = "" if c.ratio is None else f"{c.ratio:9.3g}"
                 out.append(f"  {c.check:<16} {c.status:<5} {ratio:>9}  " + (c.message if c.status != "pass" else ""))

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-from hypothesis import given
+from hypothesis import Phase, given
 from hypothesis import seed as hypothesis_seed
 from hypothesis import settings as Settings
 from hypothesis.errors import HypothesisException
@@ -61,6 +61,7 @@ class RunOptions:
     bounds: Mapping[str, int] = field(default_factory=dict)  # min_X / max_X overrides
     dtypes: tuple = (np.float64, np.float32)
     replay_command: str | None = None  # how to replay, e.g. "gradcheck check my.py"
+    shrink: bool = True  # selftest only needs to know that a bug is caught
     progress: Callable[[str], None] | None = None
 
 
@@ -93,6 +94,8 @@ def run_layer(target: Target, options: RunOptions, oracle: Oracle) -> LayerRepor
     bucket = {k: hi for k, (lo, hi) in bounds.items()}
     base = profiles.get(options.profile)
     kw = {"max_examples": options.max_examples} if options.max_examples else {}
+    if not options.shrink:
+        kw["phases"] = [Phase.explicit, Phase.reuse, Phase.generate]
     settings = Settings(base, **kw)
     strategy = strategies.examples(spec, dtypes=tuple(options.dtypes), **dict(options.bounds))
 
