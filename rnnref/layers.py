@@ -50,7 +50,8 @@ class RNN:
             raise RuntimeError("RNN.backward called before forward")
         Wx, Wh, _ = self.params
         x, h_prev, h_next = self.cache
-        dh_next = float_array("dh_next", dh_next, h_next.shape)
+        # Compute in the parameters' dtype: a float64 dout must not upcast a float32 layer.
+        dh_next = float_array("dh_next", dh_next, h_next.shape).astype(Wx.dtype, copy=False)
         dt = dh_next * (1 - h_next**2)  # tanh'(a) = 1 - tanh(a)^2
         self.grads[0][...] = x.T @ dt
         self.grads[1][...] = h_prev.T @ dt
@@ -80,7 +81,7 @@ class Affine:
         if self.x is None:
             raise RuntimeError("Affine.backward called before forward")
         W, _ = self.params
-        dout = float_array("dout", dout, (self.x.shape[0], W.shape[1]))
+        dout = float_array("dout", dout, (self.x.shape[0], W.shape[1])).astype(W.dtype, copy=False)
         self.grads[0][...] = self.x.T @ dout
         self.grads[1][...] = dout.sum(axis=0)
         return dout @ W.T

@@ -85,7 +85,7 @@ class TimeRNN:
         Wx = self.params[0]
         (D, H), T = Wx.shape, len(self.layers)
         N = self._batch
-        dhs = float_array("dhs", dhs, (N, T, H))
+        dhs = float_array("dhs", dhs, (N, T, H)).astype(Wx.dtype, copy=False)
         dxs = np.empty((N, T, D), dtype=Wx.dtype)
         dh = np.zeros((N, H), dtype=Wx.dtype)
         sums = [np.zeros_like(g) for g in self.grads]
@@ -148,7 +148,7 @@ class TimeAffine:
             raise RuntimeError("TimeAffine.backward called before forward")
         W, _ = self.params
         N, T, D = self.x.shape
-        dout = float_array("dout", dout, (N, T, W.shape[1])).reshape(N * T, -1)
+        dout = float_array("dout", dout, (N, T, W.shape[1])).astype(W.dtype, copy=False).reshape(N * T, -1)
         self.grads[0][...] = self.x.reshape(N * T, D).T @ dout
         self.grads[1][...] = dout.sum(axis=0)
         return (dout @ W.T).reshape(N, T, D)

@@ -226,9 +226,11 @@ def test_functions_keep_the_float_dtype(dtype):
                                rtol=RTOL32)
 
 
-@pytest.mark.xfail(strict=True, reason="RNNREF BUG: sigmoid = 0.5 * (1 + tanh(x / 2)) loses all relative "
-                                       "precision for x << 0 (sigmoid(-40) gives 0.0, not 4.25e-18)")
 def test_sigmoid_keeps_relative_precision_for_very_negative_x():
+    # (regression: sigmoid was 0.5 * (1 + tanh(x / 2)), which gave sigmoid(-40) = 0.0)
     # sigmoid(x) = exp(x) / (1 + exp(x)): for x = -15, -20, -40 that is ~3e-7, ~2e-9, ~4e-18
     xs = [-15.0, -20.0, -40.0]
     close64(sigmoid(np.array(xs)), [math.exp(x) / (1 + math.exp(x)) for x in xs], "sigmoid")
+    s32 = sigmoid(np.array(xs, dtype=np.float32))
+    assert s32.dtype == np.float32
+    np.testing.assert_allclose(s32, [math.exp(x) / (1 + math.exp(x)) for x in xs], rtol=RTOL32, atol=0)

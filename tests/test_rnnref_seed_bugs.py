@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 import pytest
-import seed_notebook as seed
+import seed_notebook as notebook
 
 import rnnref
 
@@ -36,9 +36,9 @@ def assert_close64(actual, expected, name: str) -> None:
 @pytest.fixture
 def restore_global_rng():
     """The notebook's SimpleRnnlm draws from np.random's global state; put it back afterwards."""
-    state = np.random.get_state()
+    state = np.random.get_state()  # noqa: NPY002
     yield
-    np.random.set_state(state)
+    np.random.set_state(state)  # noqa: NPY002
 
 
 # ---------------------------------------------------------------------------
@@ -85,15 +85,15 @@ def test_rnn_backward_1x1_by_hand():
 
 def test_seed_rnn_forward_without_bias_is_caught():
     with pytest.raises(AssertionError, match="h_next"):
-        check_rnn_1x1_forward(seed.RNN)
+        check_rnn_1x1_forward(notebook.RNN)
     # the backward is right given its (wrong) forward, but the hand values use the bias
     with pytest.raises(AssertionError):
-        check_rnn_1x1_backward(seed.RNN)
+        check_rnn_1x1_backward(notebook.RNN)
 
 
 def test_seed_rnn_with_bias_fixed_passes():
-    check_rnn_1x1_forward(seed.RNN_bias_fixed)
-    check_rnn_1x1_backward(seed.RNN_bias_fixed)
+    check_rnn_1x1_forward(notebook.RNN_bias_fixed)
+    check_rnn_1x1_backward(notebook.RNN_bias_fixed)
 
 
 # ---------------------------------------------------------------------------
@@ -157,10 +157,10 @@ def test_time_rnn_t2_outputs_dxs_and_dh_by_hand():
 
 def test_seed_time_rnn_overwritten_grads_are_caught():
     with pytest.raises(AssertionError, match="dWx"):
-        check_time_rnn_t2_grads_sum_over_steps(seed.TimeRNN_crashes_fixed)
+        check_time_rnn_t2_grads_sum_over_steps(notebook.TimeRNN_crashes_fixed)
     # ... and what the notebook keeps is exactly the first step's share (the last one
     # visited by the reversed loop), which shows that the overwrite is what was caught.
-    layer, _, _ = run_time_rnn_t2(seed.TimeRNN_crashes_fixed)
+    layer, _, _ = run_time_rnn_t2(notebook.TimeRNN_crashes_fixed)
     want = time_rnn_t2_by_hand()
     assert_close64(layer.grads[0], [[XS_T2[0] * want["dt1"]]], "dWx of step 1 only")
     assert_close64(layer.grads[1], [[H0_T2 * want["dt1"]]], "dWh of step 1 only")
@@ -168,7 +168,7 @@ def test_seed_time_rnn_overwritten_grads_are_caught():
 
 
 def test_seed_time_rnn_with_sum_fixed_passes():
-    check_time_rnn_t2_grads_sum_over_steps(seed.TimeRNN_all_fixed)
+    check_time_rnn_t2_grads_sum_over_steps(notebook.TimeRNN_all_fixed)
 
 
 # ---------------------------------------------------------------------------
@@ -201,11 +201,11 @@ def test_time_softmax_with_loss_backward_is_repeatable():
 
 def test_seed_loss_backward_editing_its_cache_is_caught():
     with pytest.raises(AssertionError, match="second backward differs"):
-        check_loss_backward_repeatable(seed.TimeSoftmaxWithLoss)
+        check_loss_backward_repeatable(notebook.TimeSoftmaxWithLoss)
 
 
 def test_seed_loss_with_cache_copy_fixed_passes():
-    check_loss_backward_repeatable(seed.TimeSoftmaxWithLoss_cache_fixed)
+    check_loss_backward_repeatable(notebook.TimeSoftmaxWithLoss_cache_fixed)
 
 
 # ---------------------------------------------------------------------------
@@ -230,16 +230,16 @@ def test_time_rnn_forward_and_backward_run():
 
 def test_seed_time_rnn_dype_crash_is_caught():
     with pytest.raises(TypeError, match="dype"):
-        check_time_rnn_runs_forward_and_backward(seed.TimeRNN)
+        check_time_rnn_runs_forward_and_backward(notebook.TimeRNN)
 
 
 def test_seed_time_rnn_self_layer_crash_is_caught():
     with pytest.raises(AttributeError, match="has no attribute 'layer'"):
-        check_time_rnn_runs_forward_and_backward(seed.TimeRNN_dype_fixed)
+        check_time_rnn_runs_forward_and_backward(notebook.TimeRNN_dype_fixed)
 
 
 def test_seed_time_rnn_with_both_crashes_fixed_runs():
-    check_time_rnn_runs_forward_and_backward(seed.TimeRNN_crashes_fixed)
+    check_time_rnn_runs_forward_and_backward(notebook.TimeRNN_crashes_fixed)
 
 
 # ---------------------------------------------------------------------------
@@ -263,9 +263,9 @@ def test_simple_rnnlm_collects_its_layers_arrays():
 @pytest.mark.usefixtures("restore_global_rng")
 def test_seed_simple_rnnlm_parmas_crash_is_caught():
     with pytest.raises(AttributeError, match="parmas"):
-        check_simple_rnnlm_collects_layer_arrays(seed.SimpleRnnlm)
+        check_simple_rnnlm_collects_layer_arrays(notebook.SimpleRnnlm)
 
 
 @pytest.mark.usefixtures("restore_global_rng")
 def test_seed_simple_rnnlm_with_parmas_fixed_passes():
-    check_simple_rnnlm_collects_layer_arrays(seed.SimpleRnnlm_parmas_fixed)
+    check_simple_rnnlm_collects_layer_arrays(notebook.SimpleRnnlm_parmas_fixed)

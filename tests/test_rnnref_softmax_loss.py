@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 import pytest
-import seed_notebook as seed
+import seed_notebook as notebook
 
 from rnnref import TimeSoftmaxWithLoss
 
@@ -68,7 +68,7 @@ def test_logits_of_1e4_give_finite_exact_loss_and_gradient(dtype):
 def test_seed_loss_overflows_to_inf_on_logits_of_1e4():
     # the notebook takes log(softmax): the picked probability underflows to 0, log gives -inf
     with np.errstate(divide="ignore", invalid="ignore"), pytest.raises(AssertionError):
-        check_huge_logits_give_finite_exact_loss(seed.TimeSoftmaxWithLoss)
+        check_huge_logits_give_finite_exact_loss(notebook.TimeSoftmaxWithLoss)
 
 
 # ---------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def test_all_positions_ignored_gives_loss_exactly_zero_and_zero_gradient():
 
 def test_seed_loss_with_all_positions_ignored_gives_nan_and_is_caught():
     with np.errstate(divide="ignore", invalid="ignore"), pytest.raises(AssertionError):
-        check_all_ignored_gives_zero_loss_and_gradient(seed.TimeSoftmaxWithLoss)
+        check_all_ignored_gives_zero_loss_and_gradient(notebook.TimeSoftmaxWithLoss)
 
 
 def test_all_positions_ignored_float32_loss_is_a_float32_zero():
@@ -179,7 +179,7 @@ def test_mentions_value_does_not_count_the_allowed_range():
 def test_seed_loss_silently_wraps_label_minus_2_and_is_caught():
     # NumPy indexing wraps -2 to class V-2: the notebook computes a loss for a label that does not exist
     with pytest.raises(pytest.fail.Exception, match="DID NOT RAISE"):
-        check_bad_label_raises_naming_it(seed.TimeSoftmaxWithLoss, -2)
+        check_bad_label_raises_naming_it(notebook.TimeSoftmaxWithLoss, -2)
 
 
 def test_label_equal_to_V_raises_even_when_other_positions_are_ignored():
