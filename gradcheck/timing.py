@@ -173,35 +173,33 @@ def check_state_methods(ctx: Context) -> list[Finding]:
     zeros_ref = ctx.oracle(
         spec, {**ctx.values, spec.state.name: np.zeros(shape_of(spec.state, ex.dims))}, ex.dout, ex.dims, ctx.bucket
     ).out
-    findings = []
-    layer = ctx.fresh(stateful=True)
-    calling.forward(spec, layer, [x.copy() for x in ctx.inputs], ctx.state)
-    calling.guarded("reset_state", layer.reset_state)
-    out = calling.guarded("forward", layer.forward, *[x.copy() for x in ctx.inputs])
-    c = compare(out, zeros_ref, ctx.prec.analytic)
-    if not c.ok:
-        findings.append(
-            Finding(
-                "state-reset",
-                "fail",
-                f"after reset_state() forward does not start from zeros ({c.ratio:.3g}x the tolerance)",
-            )
-        )
-    layer = ctx.fresh(stateful=False)
-    calling.guarded("forward", layer.forward, *[x.copy() for x in ctx.inputs])
-    if ctx.state is not None:
-        calling.guarded("set_state", layer.set_state, ctx.state.copy())
-    out = calling.guarded("forward", layer.forward, *[x.copy() for x in ctx.inputs])
-    c = compare(out, zeros_ref, ctx.prec.analytic)
-    if not c.ok:
-        findings.append(
-            Finding(
-                "non-stateful",
-                "fail",
-                "with stateful=False, forward does not start from zeros "
-                f"after an earlier forward or set_state ({c.ratio:.3g}x the tolerance)",
-            )
-        )
+    inputs = ctx.inputs
+
+    def starts_from_zeros(check: str, stateful: bool, prepare, message: str) -> list[Finding]:
+        layer = ctx.fresh(stateful=stateful)
+        prepare(layer)
+        out = calling.guarded("forward", layer.forward, *[x.copy() for x in inputs])
+        c = compare(out, zeros_ref, ctx.prec.analytic)
+        return [] if c.ok else [Finding(check, "fail", f"{message} ({c.ratio:.3g}x the tolerance)")]
+
+    def run_then_reset(layer) -> None:
+        calling.forward(spec, layer, [x.copy() for x in inputs], ctx.state)
+        calling.guarded("reset_state", layer.reset_state)
+
+    def run_then_set_state(layer) -> None:
+        calling.guarded("forward", layer.forward, *[x.copy() for x in inputs])
+        if ctx.state is not None:
+            calling.guarded("set_state", layer.set_state, ctx.state.copy())
+
+    findings = starts_from_zeros(
+        "state-reset", True, run_then_reset, "after reset_state() forward does not start from zeros"
+    )
+    findings += starts_from_zeros(
+        "non-stateful",
+        False,
+        run_then_set_state,
+        "with stateful=False, forward does not start from zeros after an earlier forward or set_state",
+    )
     return findings or [Finding("state-reset", "pass", "reset_state and stateful=False start from zeros")]
 
 
