@@ -163,6 +163,8 @@ def objective(
 
     def f() -> tuple[float, float]:
         out = np.asarray(forward(spec, layer, inputs, state), dtype=np.float64)
+        if out.shape != d.shape:
+            raise LayerError("forward", None, f"returned shape {out.shape}; expected {d.shape}")
         terms = out * d
         return float(np.sum(terms)), float(np.sum(np.abs(terms)))
 

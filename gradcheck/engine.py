@@ -91,6 +91,8 @@ def _guard(check, ctx) -> list[Finding]:
             return check(ctx)
     except LayerError as err:
         return [Finding(name, "fail", str(err))]
+    except Exception as exc:  # what the layer returned broke the check itself (odd shapes, types)
+        return [Finding(name, "fail", f"could not run on what the layer returned: {type(exc).__name__}: {exc}")]
 
 
 def check_layer(

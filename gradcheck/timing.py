@@ -234,6 +234,8 @@ def check_mask(ctx: Context) -> list[Finding]:
                     f"changing logits at ignored positions changes the loss ({float(ctx.out):.6g} -> {float(loss2):.6g})",
                 )
             )
+    if spec.kind == "loss" and ignored.any() and hasattr(ctx.layer, "ignore_label"):
+        findings += _other_ignore_label(ctx, ignored)
     all_ign = np.full_like(ts, ctx.ignore_label)
     values = {**ctx.values, "ts": all_ign}
     inputs = [values[a.name].copy() for a in spec.inputs]
@@ -267,6 +269,29 @@ def check_mask(ctx: Context) -> list[Finding]:
                 Finding("mask", "fail", f"one-hot labels give a different {', '.join(bad)} than the same int labels")
             )
     return findings or [Finding("mask", "pass", "ignore_label masked; all-ignored gives 0; one-hot same as ints")]
+
+
+# PyTorch's default: a label that no vocabulary index can take.
+OTHER_IGNORE_LABEL = -100
+
+
+def _other_ignore_label(ctx: Context, ignored: np.ndarray) -> list[Finding]:
+    """The layer's `ignore_label` attribute, not a hard-coded -1, decides what is ignored."""
+    layer = ctx.fresh()
+    layer.ignore_label = OTHER_IGNORE_LABEL
+    ts = np.where(ignored, OTHER_IGNORE_LABEL, ctx.values["ts"])
+    loss = calling.forward(ctx.spec, layer, [ctx.values["xs"].copy(), ts], None)
+    c = compare(loss, ctx.out, ctx.prec.analytic)
+    if c.ok:
+        return []
+    return [
+        Finding(
+            "mask",
+            "fail",
+            f"with ignore_label = {OTHER_IGNORE_LABEL} and those labels, the loss is "
+            f"{float(np.asarray(loss)):.6g}, not {float(ctx.out):.6g}: is the ignore label hard-coded?",
+        )
+    ]
 
 
 def check_extreme(ctx: Context) -> list[Finding]:

@@ -1,0 +1,109 @@
+"""The bug catalogue (`gradcheck.mutants`): every mutant is caught by `check_layer`
+on at least one small example, with the status the catalogue expects, and the
+unmodified reference passes every layer on the same kind of examples."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from gradcheck.engine import check_layer
+from gradcheck.examples import Example, make_example
+from gradcheck.mutants import CATALOGUE, Mutant, reference
+from gradcheck.report import LayerReport
+from gradcheck.specs import SPECS, Spec
+
+# A: D != H (a missing transpose of Wx is a shape error); B: other sizes, H < D;
+# C: D == H (a missing transpose gives wrong values, not a shape error) and V = 2,
+# so N = 3 token ids (Embedding) and N * T = 12 (TimeEmbedding) must repeat one.
+DIMS_A = {"N": 2, "T": 3, "D": 4, "H": 5, "V": 6}
+DIMS_B = {"N": 3, "T": 4, "D": 3, "H": 2, "V": 7}
+DIMS_C = {"N": 3, "T": 4, "D": 4, "H": 4, "V": 2}
+
+
+def examples(spec: Spec, seeds: int = 5) -> Iterator[Example]:
+    """Seeded examples at dims A and B, two at C; for losses and models also labels
+    with nothing ignored, as ints (the mask check then compares one-hot) and one-hot."""
+    for dims in (DIMS_A, DIMS_B):
+        for seed in range(seeds):
+            yield make_example(spec, dims, seed)
+    for seed in range(min(seeds, 2)):
+        yield make_example(spec, DIMS_C, seed)
+    if spec.kind in ("loss", "model"):
+        N, T, V = DIMS_A["N"], DIMS_A["T"], DIMS_A["V"]
+        for seed in range(min(seeds, 2)):
+            labels = np.random.default_rng(100 + seed).integers(0, V, size=(N, T))
+            yield make_example(spec, DIMS_A, seed, labels=labels)
+            yield make_example(spec, DIMS_A, seed, labels=labels, onehot=True)
+
+
+def check(namespace: dict[str, type], name: str, ex: Example) -> LayerReport:
+    """check_layer on one example. The checker must report a broken layer, never
+    raise itself: an exception out of check_layer fails the test, saying so."""
+    spec = SPECS[name]
+    cell = namespace[spec.cell] if spec.cell else None
+    try:
+        return check_layer(namespace[name], name, example=ex, cell=cell).layers[0]
+    except Exception as exc:
+        pytest.fail(
+            f"check_layer itself raised {type(exc).__name__}: {exc} (instead of reporting a finding)\n"
+            f"on {ex.describe()}"
+        )
+
+
+def summary(layer: LayerReport) -> str:
+    return ", ".join(f"{c.check}={c.status}" for c in layer.checks.values() if c.status != "pass") or "all pass"
+
+
+# --- the catalogue itself ------------------------------------------------------------
+
+
+def test_catalogue_has_at_least_30_uniquely_named_mutants():
+    names = [m.name for m in CATALOGUE]
+    assert len(names) >= 30
+    assert len(set(names)) == len(names)
+
+
+@pytest.mark.parametrize("mutant", CATALOGUE, ids=lambda m: m.name)
+def test_mutant_replaces_one_reference_class_with_a_marked_subclass(mutant: Mutant):
+    ref, ns = reference(), mutant.apply()
+    changed = [k for k in ref if ns[k] is not ref[k]]
+    assert len(changed) == 1
+    assert issubclass(ns[changed[0]], ref[changed[0]])
+    assert "# BUG:" in inspect.getsource(mutant.cls)
+    assert mutant.layers and all(name in SPECS for name in mutant.layers)
+    assert mutant.expect in ("fail", "warn")
+    assert mutant.family and mutant.description
+
+
+# --- the reference passes; every mutant is caught ------------------------------------
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_reference_passes_every_layer(name: str):
+    ns = reference()
+    for ex in examples(SPECS[name], seeds=2):
+        layer = check(ns, name, ex)
+        assert layer.status == "pass", f"{name} on {ex.describe()}:\n{summary(layer)}"
+
+
+@pytest.mark.parametrize("mutant", CATALOGUE, ids=lambda m: m.name)
+def test_mutant_is_caught(mutant: Mutant):
+    """expect == "fail": some example fails the layer. expect == "warn": some example
+    warns and none fails (a failure would mean the catalogue under-states the bug)."""
+    ns = mutant.apply()
+    for name in mutant.layers:
+        seen: list[str] = []
+        for ex in examples(SPECS[name]):
+            layer = check(ns, name, ex)
+            seen.append(f"{layer.status} ({summary(layer)})")
+            if mutant.expect == "fail" and layer.status == "fail":
+                break
+            assert layer.status != "fail" or mutant.expect == "fail", (
+                f"{mutant.name}: {name} fails, the catalogue expects {mutant.expect}: {summary(layer)}"
+            )
+        statuses = [s.split(" ", 1)[0] for s in seen]
+        assert mutant.expect in statuses, f"{mutant.name}: {name} never {mutant.expect}s:\n" + "\n".join(seen)
