@@ -29,6 +29,7 @@ class LayerReport:
     replay: str | None = None
     skipped: str | None = None  # why the whole layer was skipped
     first_failure: int | None = None  # examples run until the first failure
+    first_warning: int | None = None  # ... and until the first warning
 
     @property
     def status(self) -> str:
@@ -50,6 +51,8 @@ class LayerReport:
         bad = [f for f in findings if f.status == "fail"]
         if bad and self.first_failure is None:
             self.first_failure = self.examples
+        if self.first_warning is None and any(f.status == "warn" for f in findings):
+            self.first_warning = self.examples
         if bad:
             self.failures = bad
             if example is not None:

@@ -45,7 +45,8 @@ def selftest(args, options: RunOptions, say) -> int:
                 if c.status in ("fail", "warn") and SEVERITY[c.status] >= SEVERITY[m.expect]
             }
         )
-        after = max((r.first_failure or r.examples) for r in rep.layers)
+        first = [r.first_failure if m.expect == "fail" else (r.first_failure or r.first_warning) for r in rep.layers]
+        after = max((f or r.examples) for f, r in zip(first, rep.layers, strict=True))
         rows.append((m, caught, by, after, time.perf_counter() - t0))
         if options.progress:
             options.progress(f"{m.name}: {'caught' if caught else 'MISSED'}")
