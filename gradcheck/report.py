@@ -28,6 +28,7 @@ class LayerReport:
     example: str | None = None  # readable failing example
     replay: str | None = None
     skipped: str | None = None  # why the whole layer was skipped
+    shrunk: bool = True  # False when the failing example was reported as found (a hang)
     first_failure: int | None = None  # examples run until the first failure
     first_warning: int | None = None  # ... and until the first warning
 
@@ -148,7 +149,7 @@ class Report:
                 out.append(f"  [{f.check}] {f.message}")
                 out.extend("      " + line for line in f.detail_lines())
             if r.example:
-                out.append("  smallest failing example:")
+                out.append("  smallest failing example:" if r.shrunk else "  failing example (not shrunk):")
                 out.extend("    " + line for line in r.example.splitlines())
             if r.replay:
                 out.append(f"  replay: {r.replay}")

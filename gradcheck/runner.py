@@ -38,8 +38,21 @@ class _Failed(Exception):
         self.findings, self.example = findings, example
 
 
-class ExampleTimeout(Exception):
-    """A single example took longer than the time limit (a layer that hangs)."""
+class ExampleTimeout(BaseException):
+    """A single example took longer than the time limit (a layer that hangs).
+
+    A BaseException, so that neither the layer's code nor our guards (which
+    catch Exception) can swallow it and report the hang as an ordinary crash."""
+
+
+class _Hung(BaseException):
+    """Ends the Hypothesis run at once: Hypothesis shrinks Exceptions, which would
+    mean waiting out the time limit again for every shrink attempt; it lets a
+    BaseException through untouched."""
+
+    def __init__(self, findings: list[Finding], example: Example) -> None:
+        super().__init__(findings[0].message)
+        self.findings, self.example = findings, example
 
 
 @dataclass
@@ -106,11 +119,13 @@ def run_layer(target: Target, options: RunOptions, oracle: Oracle) -> LayerRepor
                     spec, target.factory, ex, oracle=oracle, cell_factory=target.cell, bucket=bucket
                 )
             except ExampleTimeout:
-                findings = [
+                hung = [
                     Finding(
                         "crash", "fail", f"one example took longer than {options.timeout:g} s (does the layer hang?)"
                     )
                 ]
+                report.add(hung, ex)
+                raise _Hung(hung, ex) from None
         report.add(findings, None)
         bad = {"fail", "warn"} if options.strict else {"fail"}
         if any(f.status in bad for f in findings):
@@ -121,6 +136,10 @@ def run_layer(target: Target, options: RunOptions, oracle: Oracle) -> LayerRepor
         test = hypothesis_seed(options.seed)(test)
     try:
         test()
+    except _Hung as hung:  # not shrunk: every attempt would cost the whole time limit
+        report.failures, report.shrunk = hung.findings, False
+        report.example = hung.example.describe()
+        report.replay = _replay(target.name, options, None)
     except _Failed as failure:
         report.failures = [f for f in failure.findings if f.status == "fail" or (options.strict and f.status == "warn")]
         report.example = failure.example.describe()
