@@ -111,12 +111,15 @@ def inputs_for(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None 
     return out
 
 
-def forward(spec: Spec, layer: object, inputs: list[np.ndarray], state: np.ndarray | None) -> object:
-    """Run forward from `state` (TimeRNN: set_state; a model: reset_state to zeros)."""
+def forward(
+    spec: Spec, layer: object, inputs: list[np.ndarray], state: np.ndarray | None, *, copy_state: bool = True
+) -> object:
+    """Run forward from `state` (TimeRNN: set_state; a model: reset_state to zeros).
+    copy_state=False hands `state` itself to set_state (to see whether it is mutated)."""
     if spec.kind == "model":
         guarded("reset_state", layer.reset_state)
     elif spec.state is not None and state is not None:
-        guarded("set_state", layer.set_state, state.copy())
+        guarded("set_state", layer.set_state, state.copy() if copy_state else state)
     return guarded("forward", layer.forward, *inputs)
 
 

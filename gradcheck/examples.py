@@ -101,8 +101,11 @@ def make_example(
             v = tokens if tokens is not None else rng.integers(0, dims["V"], size=shape)
             values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
         elif arg.kind == "labels":
-            v = labels if labels is not None else random_labels(rng, shape, dims["V"], "random")
+            # One-hot rows cannot say "ignored", so one-hot examples ignore nothing.
+            v = labels if labels is not None else random_labels(rng, shape, dims["V"], "none" if onehot else "random")
             values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
+            if onehot and (values[arg.name] == IGNORE_LABEL).any():
+                raise ValueError("one-hot labels cannot mark ignored positions; pass labels without ignore_label")
         elif arg is spec.state and spec.kind == "model":
             values[arg.name] = np.zeros(shape, dtype=dtype)  # a model starts from zeros after reset_state()
         else:

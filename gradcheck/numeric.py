@@ -27,6 +27,7 @@ class Directional:
     analytic: float  # <gradient, actual x+ - x-> / (2 h): what the layer's backward predicts
     allowed: float  # error allowed for this probe (truncation + rounding)
     index: tuple[int, ...] | None = None  # the entry, for an entrywise probe
+    direction: np.ndarray | None = None  # the unit direction u
 
     @property
     def error(self) -> float:
@@ -61,7 +62,8 @@ def probe(f: Objective, x: np.ndarray, grad: np.ndarray, u: np.ndarray, prec: Pr
     fd = (f_plus - f_minus) / (2 * h)
     gnorm = float(np.linalg.norm(g)) * float(np.linalg.norm(delta)) / (2 * h)
     rounding = prec.fd_noise * prec.eps * (s_plus + s_minus) / (2 * h)
-    return Directional(fd=fd, analytic=analytic, allowed=prec.fd_rtol * (abs(analytic) + gnorm) + rounding)
+    allowed = prec.fd_rtol * (abs(analytic) + gnorm) + rounding
+    return Directional(fd=fd, analytic=analytic, allowed=allowed, direction=u)
 
 
 def random_direction(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:

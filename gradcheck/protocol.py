@@ -75,9 +75,12 @@ def check_not_mutated(ctx: Context) -> list[Finding]:
     params = list(getattr(layer, "params", []))
     before = [x.copy() for x in inputs], [p.copy() for p in params], np.copy(dout)
     state = None if ctx.state is None else ctx.state.copy()
-    calling.forward(ctx.spec, layer, inputs, state)
+    calling.forward(ctx.spec, layer, inputs, state, copy_state=False)
     calling.backward(ctx.spec, layer, dout)
-    changed = [a.name for a, x, b in zip(ctx.spec.inputs, inputs, before[0], strict=True) if not _same(x, b)]
+    changed = (
+        [f"{ctx.spec.state.name} (given to set_state)"] if state is not None and not _same(state, ctx.state) else []
+    )
+    changed += [a.name for a, x, b in zip(ctx.spec.inputs, inputs, before[0], strict=True) if not _same(x, b)]
     changed += [
         f"params[{a.name}]" for a, p, b in zip(ctx.spec.params, params, before[1], strict=False) if not _same(p, b)
     ]

@@ -125,7 +125,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
         grads = calling.snapshot(calling.backward(spec, layer, dout))
         ref = ctx.oracle(spec, chunk, dout, dims, ctx.bucket)
         label = f"chunk {i + 1} (t={sl.start}..{sl.stop - 1})"
-        c = compare(out, ref.out, ctx.prec.analytic)
+        c = _in_sequence(compare(out, ref.out, ctx.prec.analytic), spec.output_axes, sl.start)
         if not c.ok:
             findings.append(
                 from_comparison(
@@ -135,7 +135,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
         for arg in spec.grad_args:
             if grads.get(arg.name) is None:
                 continue
-            c = compare(grads[arg.name], ref.grads[arg.name], ctx.prec.analytic)
+            c = _in_sequence(compare(grads[arg.name], ref.grads[arg.name], ctx.prec.analytic), arg.axes, sl.start)
             if not c.ok:
                 findings.append(
                     from_comparison(
@@ -150,6 +150,15 @@ def check_stateful(ctx: Context) -> list[Finding]:
             break
         h = _final_state(spec, chunk, dims, ctx)
     return findings or [Finding("stateful", "pass", f"{len(ex.plan)}-step plan matches the spec chunk by chunk")]
+
+
+def _in_sequence(c, axes: tuple[str, ...], start: int):
+    """Entries of a chunk are indexed within the chunk; report t in the whole sequence."""
+    if "T" in axes:
+        k = axes.index("T")
+        for e in c.worst:
+            e.index = (*e.index[:k], e.index[k] + start, *e.index[k + 1 :])
+    return c
 
 
 def _final_state(spec, chunk, dims, ctx: Context) -> np.ndarray:
@@ -168,8 +177,10 @@ def _final_state(spec, chunk, dims, ctx: Context) -> np.ndarray:
 def check_state_methods(ctx: Context) -> list[Finding]:
     """reset_state starts from zeros; stateful=False ignores any old state."""
     spec, ex = ctx.spec, ctx.ex
-    if spec.state is None or spec.kind == "model" or ctx.ref is None:
+    if spec.state is None or ctx.ref is None:
         return []
+    if spec.kind == "model":
+        return _model_reset(ctx)
     zeros_ref = ctx.oracle(
         spec, {**ctx.values, spec.state.name: np.zeros(shape_of(spec.state, ex.dims))}, ex.dout, ex.dims, ctx.bucket
     ).out
@@ -201,6 +212,25 @@ def check_state_methods(ctx: Context) -> list[Finding]:
         "with stateful=False, forward does not start from zeros after an earlier forward or set_state",
     )
     return findings or [Finding("state-reset", "pass", "reset_state and stateful=False start from zeros")]
+
+
+def _model_reset(ctx: Context) -> list[Finding]:
+    """A model's reset_state: forward, reset_state, forward again starts from zeros."""
+    layer = ctx.fresh()
+    calling.forward(ctx.spec, layer, [x.copy() for x in ctx.inputs], None)  # resets, then runs
+    calling.guarded("reset_state", layer.reset_state)
+    out = calling.guarded("forward", layer.forward, *[x.copy() for x in ctx.inputs])
+    c = compare(out, ctx.ref.out, ctx.prec.analytic)
+    if not c.ok:
+        return [
+            Finding(
+                "state-reset",
+                "fail",
+                "after forward and reset_state(), the next forward does not start from "
+                f"zeros: loss {float(np.asarray(out)):.6g}, expected {float(ctx.ref.out):.6g}",
+            )
+        ]
+    return [Finding("state-reset", "pass", "reset_state starts the next forward from zeros")]
 
 
 def check_mask(ctx: Context) -> list[Finding]:
