@@ -26,10 +26,11 @@ class LayerError(Exception):
     def __init__(self, stage: str, exc: BaseException | None, detail: str = "") -> None:
         self.stage, self.exc = stage, exc
         self.where = _their_frame(exc) if exc is not None else ""
-        what = f"{type(exc).__name__}: {exc}" if exc is not None else detail
-        super().__init__(
-            f"{stage} raised {what}" + (f" ({self.where})" if self.where else "") if exc else f"{stage}: {detail}"
-        )
+        if exc is None:
+            message = f"{stage}: {detail}"
+        else:
+            message = f"{stage} raised {type(exc).__name__}: {exc}" + (f" ({self.where})" if self.where else "")
+        super().__init__(message)
 
 
 def _their_frame(exc: BaseException) -> str:
