@@ -173,7 +173,10 @@ def examples(
         if tokens is not None and "T" not in spec.letters:
             tokens = tokens[:, 0]
         labels = data(labels_NT(d["N"], d["T"], d["V"])) if "labels" in kinds else None
-        onehot = labels is not None and bool((labels != IGNORE_LABEL).all()) and data(st.booleans())
+        # Drawn whatever the labels, so an example with ignored labels takes as many
+        # draws as one without, and shrinking can move freely between them.
+        wants_onehot = data(st.booleans()) if labels is not None else False
+        onehot = wants_onehot and bool((labels != IGNORE_LABEL).all())
         plan = data(stateful_plans(d["T"], allow_set_state=spec.kind != "model")) if spec.state is not None else None
         ex = make_example(
             spec,

@@ -275,15 +275,10 @@ def check_mask(ctx: Context) -> list[Finding]:
     nonzero = [
         grad_name(spec, k) for k, g in grads.items() if g is not None and not (np.isfinite(g).all() and (g == 0).all())
     ]
-    if not (np.isfinite(loss) and loss == 0) or nonzero:
-        findings.append(
-            Finding(
-                "mask",
-                "fail",
-                f"with every position ignored the loss is {float(loss):.6g} (should be 0)"
-                + (f" and {', '.join(nonzero)} non-zero or non-finite (should be 0)" if nonzero else ""),
-            )
-        )
+    problems = [] if np.isfinite(loss) and loss == 0 else [f"the loss is {float(loss):.6g}"]
+    problems += [f"{name} is non-zero or non-finite" for name in nonzero]
+    if problems:
+        findings.append(Finding("mask", "fail", f"with every position ignored {' and '.join(problems)} (should be 0)"))
     if not ignored.any() and not ex.onehot:
         sub = Example(spec.name, ex.dims, ctx.values, ex.dout, ex.seed, ex.dtype, onehot=True)
         r = Context.run(_ctx_for(ctx, sub), ctx.fresh(), inputs=calling.inputs_for(spec, sub, ctx.values))

@@ -1,0 +1,127 @@
+"""Shared driver for the property tests (not a test module).
+
+Runs an rnnref layer on a `gradcheck.examples.Example` the way the book calls it,
+written here rather than borrowed from `gradcheck.calling`, so that these tests do
+not depend on the harness they also check. JAX goes through one module-level
+`Oracle` whose bucket is the strategies' upper bounds: one compile per spec for
+every example drawn within those bounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+import rnnref
+from gradcheck.compare import PRECISIONS, compare
+from gradcheck.examples import Example
+from gradcheck.oracle import Oracle
+from gradcheck.specs import SPECS, Spec
+from gradcheck.strategies import DEFAULT_BOUNDS
+
+# The upper bounds of the default strategies, which are also what `runner.run`
+# pads to: examples drawn within them share one compile per spec.
+BUCKET: dict[str, int] = {k: hi for k, (lo, hi) in DEFAULT_BOUNDS.items()}
+ORACLE = Oracle()
+DTYPES = (np.float64, np.float32)
+
+
+def rtol(dtype) -> float:
+    """The analytic tolerance of gradcheck's one table, for the dtype computed in."""
+    return PRECISIONS[np.dtype(dtype)].analytic
+
+
+def onehot(ts: np.ndarray, V: int) -> np.ndarray:
+    """(N, T) int labels -> (N, T, V) one-hot (labels must all be valid classes)."""
+    assert (ts >= 0).all(), "one-hot labels cannot express ignored positions"
+    return np.eye(V, dtype=np.int64)[ts]
+
+
+def build(spec: Spec, ex: Example, *, stateful: bool = True):
+    """The rnnref layer of `spec` holding copies of the example's params; the model
+    is built from (V, D, H) in the example's dtype and its params overwritten."""
+    params = [ex.values[a.name].copy() for a in spec.params]
+    if spec.kind == "model":
+        model = rnnref.SimpleRnnlm(ex.dims["V"], ex.dims["D"], ex.dims["H"], dtype=ex.dtype)
+        for p, v in zip(model.params, params, strict=True):
+            p[...] = v
+        return model
+    cls = getattr(rnnref, spec.name)
+    return cls(*params, stateful=stateful) if spec.state is not None else cls(*params)
+
+
+def inputs_of(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None = None) -> list[np.ndarray]:
+    values = values or ex.values
+    out = []
+    for a in spec.inputs:
+        v = np.array(values[a.name], copy=True)
+        if a.kind == "labels" and ex.onehot:
+            v = onehot(v, ex.dims["V"])
+        out.append(v)
+    return out
+
+
+def forward_backward(spec: Spec, layer, ex: Example, values: Mapping[str, np.ndarray] | None = None, dout=None):
+    """forward from the example's initial state, then backward(dout).
+
+    Returns (out, grads): grads by spec arg name, the very arrays the layer gave
+    (params' grads, what backward returned, `.dh` for the initial state)."""
+    values = values or ex.values
+    dout = ex.dout if dout is None else dout
+    if spec.kind == "model":
+        layer.reset_state()
+    elif spec.state is not None:
+        layer.set_state(np.array(values[spec.state.name], copy=True))
+    out = layer.forward(*inputs_of(spec, ex, values))
+    ret = layer.backward(np.array(dout, copy=True) if isinstance(dout, np.ndarray) else dout)
+    grads: dict[str, np.ndarray] = {}
+    if len(spec.returns) == 1:
+        grads[spec.returns[0]] = ret
+    elif spec.returns:
+        grads.update(zip(spec.returns, ret, strict=True))
+    for a, g in zip(spec.params, layer.grads, strict=True):
+        grads[a.name] = g
+    if spec.state is not None and spec.kind != "model":
+        grads[spec.state.name] = layer.dh
+    return out, grads
+
+
+def reference(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None = None, dout=None, dims=None):
+    """The spec's output and vjp (float64) on the example, padded to BUCKET."""
+    values = dict(values or ex.values)
+    if spec.kind == "model" and spec.state.name not in values:
+        values[spec.state.name] = np.zeros((ex.dims["N"], ex.dims["H"]))
+    return ORACLE(spec, values, ex.dout if dout is None else dout, dims or ex.dims, bucket=BUCKET)
+
+
+def assert_close(actual, expected, dtype, what: str) -> None:
+    """compare() with the analytic tolerance of `dtype`; the message names the worst entry."""
+    c = compare(actual, expected, rtol(dtype))
+    if not c.ok:
+        worst = c.worst[0] if c.worst else None
+        detail = c.shape_error or (
+            f"{c.bad_count} of {c.size} entries off; worst at {worst.index}: "
+            f"expected {worst.expected!r}, got {worst.actual!r} ({c.ratio:.3g}x the tolerance)"
+        )
+        raise AssertionError(f"{what}: {detail}")
+
+
+def assert_matches_spec(spec: Spec, ex: Example, out, grads, ref, label: str = "") -> None:
+    """Output and every gradient the layer owes (spec.grad_args) equal the spec's vjp."""
+    prefix = f"{spec.name}{label} "
+    assert_close(out, ref.out, ex.dtype, prefix + "forward")
+    for a in spec.grad_args:
+        assert grads.get(a.name) is not None, f"{prefix}d{a.name} is missing"
+        assert_close(grads[a.name], ref.grads[a.name], ex.dtype, f"{prefix}d{a.name}")
+
+
+def spec_final_state(Wx, Wh, b, xs: np.ndarray, h0: np.ndarray) -> np.ndarray:
+    """The spec's hidden state after running xs (N, T, D) from h0: the state a
+    stateful layer must carry into the next chunk."""
+    spec = SPECS["TimeRNN"]
+    N, T, D = xs.shape
+    dims = {"N": N, "T": T, "D": D, "H": Wh.shape[0]}
+    zero = np.zeros((N, T, dims["H"]))
+    vals = {"Wx": Wx, "Wh": Wh, "b": b, "xs": xs, "h0": h0}
+    return ORACLE(spec, vals, zero, dims, bucket=BUCKET).out[:, -1]
