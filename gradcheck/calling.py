@@ -153,6 +153,11 @@ def backward(spec: Spec, layer: object, dout: object) -> dict[str, object]:
     return grads
 
 
+def copied(x):
+    """A copy of an array argument (dout may also be a plain number)."""
+    return x.copy() if isinstance(x, np.ndarray) else x
+
+
 def snapshot(grads: Mapping[str, object]) -> dict[str, np.ndarray]:
     """Copies of gradients, for comparing across calls."""
     return {k: np.array(v, dtype=np.float64, copy=True) if v is not None else None for k, v in grads.items()}

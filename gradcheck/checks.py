@@ -43,16 +43,15 @@ class Context:
     values: dict[str, np.ndarray]  # the example as the layer holds it
     inputs: list[np.ndarray]
     state: np.ndarray | None
-    out: np.ndarray
+    out: np.ndarray  # the first forward's output, as float64
+    out_dtype: np.dtype  # ... and the dtype the layer returned it in
     grads: dict[str, np.ndarray | None]  # copies of the first backward's gradients
-    grad_objects: list[object]  # the layer's grads arrays after backward
     prec: Precision
     requested: np.dtype
     oracle: Oracle | None
     ref: OracleResult | None = None
     cell_factory: Factory | None = None
     bucket: dict[str, int] | None = None
-    ignore_label: int = -1
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
     def fresh(self, *, stateful: bool = True) -> object:
@@ -74,13 +73,12 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
     inputs = calling.inputs_for(spec, ex, values)
     state = values[spec.state.name].copy() if spec.state is not None and spec.kind != "model" else None
     out = calling.forward(spec, layer, [x.copy() for x in inputs], state)
-    raw = calling.backward(spec, layer, _copy(ex.dout))
+    raw = calling.backward(spec, layer, calling.copied(ex.dout))
     grads = calling.snapshot(raw)
-    requested = np.dtype(ex.dtype)
-    if spec.kind == "model":  # a model chooses its own dtype; what it holds is what was asked for
-        requested = computed_dtype(spec, layer, np.float64(0), {}, requested)
-    prec = precision_for(computed_dtype(spec, layer, out, raw, requested))
-    ignore = getattr(layer, "ignore_label", -1)
+    held = [p for p in getattr(layer, "params", []) if isinstance(p, np.ndarray)]
+    # A model chooses its own dtype: what it holds is what was asked for.
+    requested = least_precise(held, np.dtype(ex.dtype)) if spec.kind == "model" else np.dtype(ex.dtype)
+    prec = precision_for(least_precise([out, *raw.values(), *held], requested))
     ctx = Context(
         spec,
         factory,
@@ -90,12 +88,11 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
         inputs,
         state,
         np.asarray(out, dtype=np.float64),
+        np.asarray(out).dtype,
         grads,
-        list(getattr(layer, "grads", [])),
         prec,
         requested,
         oracle,
-        ignore_label=ignore if isinstance(ignore, int) else -1,
         **kw,
     )
     ctx.rng = np.random.default_rng(ex.seed + 1)
@@ -107,16 +104,12 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
     return ctx
 
 
-def _copy(x):
-    return x.copy() if isinstance(x, np.ndarray) else x
-
-
-def computed_dtype(spec: Spec, layer, out, grads, requested: np.dtype) -> np.dtype:
-    """The least precise float dtype among what the layer returns and holds."""
-    dts = [np.asarray(out).dtype] + [np.asarray(g).dtype for g in grads.values() if g is not None]
-    dts += [p.dtype for p in getattr(layer, "params", []) if isinstance(p, np.ndarray)]
+def least_precise(arrays, fallback: np.dtype) -> np.dtype:
+    """The least precise float dtype among `arrays` (what a layer returns and holds:
+    the precision it really computes in); `fallback` if none is a float array."""
+    dts = [np.asarray(a).dtype for a in arrays if a is not None]
     floats = [d for d in dts if np.issubdtype(d, np.floating)]
-    return min(floats, key=lambda d: np.finfo(d).bits) if floats else requested
+    return min(floats, key=lambda d: np.finfo(d).bits) if floats else fallback
 
 
 # --- forward and backward against the spec ---------------------------------------------
@@ -147,6 +140,18 @@ def check_backward_jax(ctx: Context) -> list[Finding]:
     return findings
 
 
+def differing(spec: Spec, actual: dict, expected: dict, rtol: float, scale: float = 1.0) -> list[str]:
+    """Gradients (by book name, with their error ratio) where actual != scale * expected."""
+    bad = []
+    for k, g in expected.items():
+        if g is None or actual.get(k) is None:
+            continue
+        c = compare(actual[k], scale * g, rtol)
+        if not c.ok:
+            bad.append(f"{grad_name(spec, k)} ({c.ratio:.3g}x the tolerance)")
+    return bad
+
+
 def grad_name(spec: Spec, arg: str) -> str:
     """What the book calls a gradient: dWx, dxs, and `.dh` for the initial state."""
     if spec.state is not None and arg == spec.state.name:
@@ -171,9 +176,10 @@ def check_backward_fd(ctx: Context) -> list[Finding]:
     inputs = calling.inputs_for(spec, ex)
     state = None if ctx.state is None else ex.values[spec.state.name]
     out = calling.forward(spec, layer, [x.copy() for x in inputs], state)
-    raw = calling.backward(spec, layer, _copy(ex.dout))
+    raw = calling.backward(spec, layer, calling.copied(ex.dout))
     grads = calling.snapshot(raw)
-    prec = precision_for(computed_dtype(spec, layer, out, raw, np.dtype(np.float64)))
+    held = [p for p in getattr(layer, "params", []) if isinstance(p, np.ndarray)]
+    prec = precision_for(least_precise([out, *raw.values(), *held], np.dtype(np.float64)))
     f = calling.objective(spec, layer, inputs, state, ex.dout)
     plist = getattr(layer, "params", [])
     findings = []

@@ -138,13 +138,13 @@ def float_values(arg: Arg, shape: tuple[int, ...], rng: np.random.Generator) -> 
 
 def random_labels(rng: np.random.Generator, shape: tuple[int, ...], V: int, pattern: MaskPattern) -> np.ndarray:
     labels = rng.integers(0, V, size=shape)
-    return apply_mask(
-        labels, mask_for(pattern, shape, rng.random(shape) < 0.3, int(rng.integers(0, max(1, np.prod(shape)))))
-    )
+    ignored = mask_for(pattern, shape, rng.random(shape) < 0.3, int(rng.integers(0, max(1, np.prod(shape)))))
+    return np.where(ignored, IGNORE_LABEL, labels)
 
 
-def mask_for(pattern: MaskPattern, shape: tuple[int, ...], random_mask: np.ndarray, keep: int) -> np.ndarray:
-    """Which positions are ignored: none, a given random set, all but position `keep`, or all."""
+def mask_for(pattern: MaskPattern, shape: tuple[int, ...], random_mask: np.ndarray | None, keep: int) -> np.ndarray:
+    """Which positions are ignored: none, `random_mask`, all but the position `keep`
+    (a flat index), or all."""
     if pattern == "none":
         return np.zeros(shape, dtype=bool)
     if pattern == "all":
@@ -154,10 +154,6 @@ def mask_for(pattern: MaskPattern, shape: tuple[int, ...], random_mask: np.ndarr
         m.flat[keep % m.size] = False
         return m
     return np.asarray(random_mask, dtype=bool).reshape(shape)
-
-
-def apply_mask(labels: np.ndarray, ignored: np.ndarray) -> np.ndarray:
-    return np.where(ignored, IGNORE_LABEL, labels)
 
 
 def loss_cotangent(rng: np.random.Generator) -> float:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import calling
-from .checks import Context, grad_name
-from .compare import compare
+from .checks import Context, differing, grad_name
 from .examples import make_example
 from .findings import Finding
 
@@ -19,7 +18,7 @@ def check_output(ctx: Context) -> list[Finding]:
     """Output shape, dtype and finiteness (dtype follows the parameters)."""
     spec, ex = ctx.spec, ctx.ex
     want = tuple(ex.dims[a] for a in spec.output_axes)
-    out_dtype = np.asarray(calling.forward(spec, ctx.fresh(), [x.copy() for x in ctx.inputs], ctx.state)).dtype
+    out_dtype = ctx.out_dtype
     findings = []
     if ctx.out.shape != want:
         findings.append(
@@ -71,7 +70,7 @@ def check_not_mutated(ctx: Context) -> list[Finding]:
     """forward and backward leave the inputs, the params and dout as they were."""
     layer = ctx.fresh()
     inputs = [x.copy() for x in ctx.inputs]
-    dout = ctx.ex.dout.copy() if isinstance(ctx.ex.dout, np.ndarray) else ctx.ex.dout
+    dout = calling.copied(ctx.ex.dout)
     params = list(getattr(layer, "params", []))
     before = [x.copy() for x in inputs], [p.copy() for p in params], np.copy(dout)
     state = None if ctx.state is None else ctx.state.copy()
@@ -138,7 +137,7 @@ def check_repeatable(ctx: Context) -> list[Finding]:
     """Two backwards after one forward agree (a backward that edits its cache does not)."""
     layer = ctx.fresh()
     first = ctx.run(layer)
-    second = calling.snapshot(calling.backward(ctx.spec, layer, _copy(ctx.ex.dout)))
+    second = calling.snapshot(calling.backward(ctx.spec, layer, calling.copied(ctx.ex.dout)))
     diff = [
         grad_name(ctx.spec, k) for k, g in first.grads.items() if g is not None and not np.array_equal(g, second[k])
     ]
@@ -163,13 +162,7 @@ def check_grads_replaced(ctx: Context) -> list[Finding]:
     state_b = other.values[ctx.spec.state.name] if ctx.spec.state is not None and ctx.spec.kind != "model" else None
     after = ctx.run(layer, inputs_b, state_b, other.dout)
     fresh = ctx.run(ctx.fresh(), inputs_b, state_b, other.dout)
-    stale = []
-    for k, g in fresh.grads.items():
-        if g is None or after.grads.get(k) is None:
-            continue
-        c = compare(after.grads[k], g, ctx.prec.analytic)
-        if not c.ok:
-            stale.append(f"{grad_name(ctx.spec, k)} ({c.ratio:.3g}x the tolerance)")
+    stale = differing(ctx.spec, after.grads, fresh.grads, ctx.prec.analytic)
     if stale:
         return [
             Finding(
@@ -183,18 +176,11 @@ def check_grads_replaced(ctx: Context) -> list[Finding]:
 
 
 def check_linear_in_dout(ctx: Context) -> list[Finding]:
-    """backward(c * dout) == c * backward(dout), each after its own forward."""
+    """backward(c * dout) == c * backward(dout), each after its own forward (the
+    first is the primary run's)."""
     c = 2.5
-    scaled = ctx.ex.dout * c
-    a = ctx.run(ctx.fresh())
-    b = ctx.run(ctx.fresh(), dout=scaled)
-    bad = []
-    for k, g in a.grads.items():
-        if g is None or b.grads.get(k) is None:
-            continue
-        cmp = compare(b.grads[k], c * g, ctx.prec.analytic)
-        if not cmp.ok:
-            bad.append(f"{grad_name(ctx.spec, k)} ({cmp.ratio:.3g}x the tolerance)")
+    scaled = ctx.run(ctx.fresh(), dout=ctx.ex.dout * c)
+    bad = differing(ctx.spec, scaled.grads, ctx.grads, ctx.prec.analytic, scale=c)
     if bad:
         return [
             Finding(
@@ -205,7 +191,3 @@ def check_linear_in_dout(ctx: Context) -> list[Finding]:
             )
         ]
     return [Finding("linear-in-dout", "pass", "backward linear in dout")]
-
-
-def _copy(x):
-    return x.copy() if isinstance(x, np.ndarray) else x

@@ -25,7 +25,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .examples import Example, PlanStep, apply_mask, make_example
+from .examples import Example, PlanStep, make_example, mask_for
 from .specs import IGNORE_LABEL, SPECS, Spec
 
 LETTERS = "NTDHV"
@@ -104,16 +104,9 @@ def labels_NT(
     def draw(data):
         labels = data(hnp.arrays(np.int64, (N, T), elements=st.integers(0, V - 1)))
         pattern = data(st.sampled_from(patterns))
-        if pattern == "none":
-            ignored = np.zeros((N, T), dtype=bool)
-        elif pattern == "all":
-            ignored = np.ones((N, T), dtype=bool)
-        elif pattern == "all_but_one":
-            ignored = np.ones((N, T), dtype=bool)
-            ignored.flat[data(st.integers(0, N * T - 1))] = False
-        else:
-            ignored = data(hnp.arrays(np.bool_, (N, T)))
-        return np.where(ignored, ignore_label, labels) if ignore_label != IGNORE_LABEL else apply_mask(labels, ignored)
+        random_mask = data(hnp.arrays(np.bool_, (N, T))) if pattern == "random" else None
+        keep = data(st.integers(0, N * T - 1)) if pattern == "all_but_one" else 0
+        return np.where(mask_for(pattern, (N, T), random_mask, keep), ignore_label, labels)
 
     return draw()
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import calling
-from .checks import Context, grad_name
+from .checks import Context, differing, grad_name
 from .compare import compare
 from .examples import Example, make_example, shape_of
 from .findings import Finding, from_comparison
-from .specs import SPECS
+from .specs import IGNORE_LABEL, SPECS
 
 
 def check_cell(ctx: Context) -> list[Finding]:
@@ -240,7 +240,7 @@ def check_mask(ctx: Context) -> list[Finding]:
     if spec.kind not in ("loss", "model"):
         return []
     ts = ctx.values["ts"]
-    ignored = ts == ctx.ignore_label
+    ignored = ts == IGNORE_LABEL
     findings = []
     if spec.kind == "loss" and ignored.any():
         g = ctx.grads["xs"]
@@ -266,12 +266,12 @@ def check_mask(ctx: Context) -> list[Finding]:
             )
     if spec.kind == "loss" and ignored.any() and hasattr(ctx.layer, "ignore_label"):
         findings += _other_ignore_label(ctx, ignored)
-    all_ign = np.full_like(ts, ctx.ignore_label)
+    all_ign = np.full_like(ts, IGNORE_LABEL)
     values = {**ctx.values, "ts": all_ign}
     inputs = [values[a.name].copy() for a in spec.inputs]
     layer = ctx.fresh()
     loss = np.asarray(calling.forward(spec, layer, inputs, None), dtype=np.float64)
-    grads = calling.snapshot(calling.backward(spec, layer, _copy(ex.dout)))
+    grads = calling.snapshot(calling.backward(spec, layer, calling.copied(ex.dout)))
     nonzero = [
         grad_name(spec, k) for k, g in grads.items() if g is not None and not (np.isfinite(g).all() and (g == 0).all())
     ]
@@ -283,12 +283,7 @@ def check_mask(ctx: Context) -> list[Finding]:
         sub = Example(spec.name, ex.dims, ctx.values, ex.dout, ex.seed, ex.dtype, onehot=True)
         r = Context.run(_ctx_for(ctx, sub), ctx.fresh(), inputs=calling.inputs_for(spec, sub, ctx.values))
         c = compare(r.out, ctx.out, ctx.prec.analytic)
-        bad = [] if c.ok else ["loss"]
-        bad += [
-            grad_name(spec, k)
-            for k, g in r.grads.items()
-            if g is not None and not compare(g, ctx.grads[k], ctx.prec.analytic).ok
-        ]
+        bad = ([] if c.ok else ["loss"]) + differing(spec, r.grads, ctx.grads, ctx.prec.analytic)
         if bad:
             findings.append(
                 Finding("mask", "fail", f"one-hot labels give a different {', '.join(bad)} than the same int labels")
@@ -329,7 +324,7 @@ def check_extreme(ctx: Context) -> list[Finding]:
     layer = ctx.fresh()
     with np.errstate(all="ignore"):  # the layer's own overflow is what we report
         loss = np.asarray(calling.forward(spec, layer, calling.inputs_for(spec, big), None), dtype=np.float64)
-        grads = calling.snapshot(calling.backward(spec, layer, _copy(ex.dout)))
+        grads = calling.snapshot(calling.backward(spec, layer, calling.copied(ex.dout)))
     if not np.isfinite(loss).all() or not all(np.isfinite(g).all() for g in grads.values() if g is not None):
         return [
             Finding(
@@ -352,7 +347,3 @@ def check_extreme(ctx: Context) -> list[Finding]:
         )
     )
     return _one("extreme", findings, "finite and right with logits of +-1e4")
-
-
-def _copy(x):
-    return x.copy() if isinstance(x, np.ndarray) else x
