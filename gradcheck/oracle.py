@@ -22,8 +22,9 @@ jax.config.update("jax_enable_x64", True)
 
 from .specs import Spec  # noqa: E402  (x64 must be on before any JAX array exists)
 
-# Dims above this are not padded: a model at PTB size compiles once at its own shape.
-PAD_LIMIT = 64
+# Dims above this are not padded: a model at PTB size compiles once at its own
+# shape rather than computing up to 2x its work per dim (T=35 -> 64) in padding.
+PAD_LIMIT = 16
 
 
 @dataclass
