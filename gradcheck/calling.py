@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,12 @@ def guarded(stage: str, fn: Callable, *args, **kwargs):
         raise LayerError(stage, exc) from exc
 
 
-Factory = Callable[..., object]
+Layer = Any
+"""A user's layer: duck-typed, the book's protocol (forward/backward/params/grads,
+reset_state/set_state for stateful layers), so no static type can describe it."""
+
+Factory = Callable[..., Any]
+"""Whatever builds a layer: a class or a function with the book's constructor signature."""
 
 
 @dataclass
@@ -59,10 +65,10 @@ class Run:
     """The result of one forward and backward of a layer on an example."""
 
     out: np.ndarray
-    grads: dict[str, np.ndarray]  # by spec arg name: params, returned input grads, state
+    grads: dict[str, np.ndarray | None]  # by spec arg name: params, returned input grads, state
 
 
-def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True) -> object:
+def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True) -> Layer:
     """Construct the layer the way the book does and give it the example's params.
 
     Layers take their arrays (copies, so ours stay pristine); models are built
@@ -88,7 +94,7 @@ def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True) -
     return guarded("constructor", factory, *params)
 
 
-def layer_values(spec: Spec, layer: object, ex: Example) -> dict[str, np.ndarray]:
+def layer_values(spec: Spec, layer: Layer, ex: Example) -> dict[str, np.ndarray]:
     """The example's values as the layer holds them (a model may have cast them
     to float32): the oracle must see the numbers the layer really computes with."""
     values = dict(ex.values)
@@ -113,8 +119,8 @@ def inputs_for(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None 
 
 
 def forward(
-    spec: Spec, layer: object, inputs: list[np.ndarray], state: np.ndarray | None, *, copy_state: bool = True
-) -> object:
+    spec: Spec, layer: Layer, inputs: list[np.ndarray], state: np.ndarray | None, *, copy_state: bool = True
+) -> Any:
     """Run forward from `state` (TimeRNN: set_state; a model: reset_state to zeros).
     copy_state=False hands `state` itself to set_state (to see whether it is mutated)."""
     if spec.kind == "model":
@@ -124,7 +130,7 @@ def forward(
     return guarded("forward", layer.forward, *inputs)
 
 
-def backward(spec: Spec, layer: object, dout: object) -> dict[str, object]:
+def backward(spec: Spec, layer: Layer, dout: object) -> dict[str, object]:
     """Run backward; map what it returns, its grads, and `.dh` to spec arg names."""
     ret = guarded("backward", layer.backward, dout)
     grads: dict[str, object] = {}
@@ -158,13 +164,13 @@ def copied(x):
     return x.copy() if isinstance(x, np.ndarray) else x
 
 
-def snapshot(grads: Mapping[str, object]) -> dict[str, np.ndarray]:
+def snapshot(grads: Mapping[str, object]) -> dict[str, np.ndarray | None]:
     """Copies of gradients, for comparing across calls."""
     return {k: np.array(v, dtype=np.float64, copy=True) if v is not None else None for k, v in grads.items()}
 
 
 def objective(
-    spec: Spec, layer: object, inputs: list[np.ndarray], state: np.ndarray | None, dout
+    spec: Spec, layer: Layer, inputs: list[np.ndarray], state: np.ndarray | None, dout
 ) -> Callable[[], tuple[float, float]]:
     """f() = <forward output, dout> and sum |out * dout|, for finite differences.
     `inputs` and `state` are the very arrays the probes edit in place."""

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
 from . import calling
-from .calling import Factory, LayerError
+from .calling import Factory, Layer, LayerError
 from .compare import Entry, Precision, compare, precision_for
 from .examples import Example, shape_of
-from .findings import Finding, from_comparison
+from .findings import Finding, Status, from_comparison
 from .numeric import Directional, probe, random_direction, taylor_test, unit
 from .oracle import Oracle, OracleResult, default_bucket
-from .specs import Spec
+from .specs import Arg, Spec
 
 # Every tensor gets one random projection (2 forwards). Tensors of at most
 # FD_ENTRYWISE_MAX entries (a bias of a tiny example) are also probed entry by
@@ -39,7 +40,7 @@ class Context:
     spec: Spec
     factory: Factory
     ex: Example
-    layer: object
+    layer: Layer
     values: dict[str, np.ndarray]  # the example as the layer holds it
     inputs: list[np.ndarray]
     state: np.ndarray | None
@@ -54,10 +55,10 @@ class Context:
     bucket: dict[str, int] | None = None
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
-    def fresh(self, *, stateful: bool = True) -> object:
+    def fresh(self, *, stateful: bool = True) -> Layer:
         return calling.build(self.spec, self.factory, self.ex, stateful=stateful)
 
-    def run(self, layer: object, inputs=None, state=None, dout=None) -> calling.Run:
+    def run(self, layer: Layer, inputs=None, state=None, dout=None) -> calling.Run:
         """forward + backward on a layer; returns copies of output and gradients."""
         inputs = [x.copy() for x in (inputs if inputs is not None else self.inputs)]
         state = self.state if state is None else state
@@ -102,7 +103,8 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
     if oracle is not None:
         ref_values = dict(values)
         if spec.kind == "model":
-            ref_values[spec.state.name] = np.zeros(shape_of(spec.state, ex.dims))
+            model_state = cast(Arg, spec.state)  # a model's spec takes h0: SPECS['SimpleRnnlm']
+            ref_values[model_state.name] = np.zeros(shape_of(model_state, ex.dims))
         ctx.ref = oracle(spec, ref_values, ex.dout, ex.dims, ctx.bucket)
     return ctx
 
@@ -177,7 +179,8 @@ def check_backward_fd(ctx: Context) -> list[Finding]:
     ex = _upcast(ctx.ex, ctx.values)
     layer = calling.build(spec, ctx.factory, ex)
     inputs = calling.inputs_for(spec, ex)
-    state = None if ctx.state is None else ex.values[spec.state.name]
+    # setup() gives ctx a state only when the spec has one
+    state = None if ctx.state is None else ex.values[cast(Arg, spec.state).name]
     out = calling.forward(spec, layer, [x.copy() for x in inputs], state)
     raw = calling.backward(spec, layer, calling.copied(ex.dout))
     grads = calling.snapshot(raw)
@@ -228,19 +231,20 @@ def _fd_finding(name, axes, probes: list[Directional], f, target, g, prec: Preci
     if not bad:
         return Finding("backward-fd", "pass", f"{name} matches finite differences", tensor=name, ratio=ratio)
     entries = [
-        Entry(p.index, expected=p.fd, actual=p.analytic, error=p.error, allowed=p.allowed)
+        Entry(cast(tuple[int, ...], p.index), expected=p.fd, actual=p.analytic, error=p.error, allowed=p.allowed)
         for p in sorted((p for p in bad if p.index is not None), key=lambda p: -p.ratio)[:3]
     ]
     proj = probes[0]
     # Ask the Taylor test along the direction that failed worst, not a new one.
-    taylor = taylor_test(f, target, g, max(bad, key=lambda p: p.ratio).direction, prec)
+    # probe() always records its direction
+    taylor = taylor_test(f, target, g, cast(np.ndarray, max(bad, key=lambda p: p.ratio).direction), prec)
     slope = f"Taylor remainder shrinks like h^{taylor.slope:.1f}" if taylor.conclusive else "Taylor test inconclusive"
     msg = (
         f"{name} disagrees with finite differences of the layer's own forward: along a random direction "
         f"backward predicts {proj.analytic:.6g}, differences give {proj.fd:.6g} ({proj.ratio:.3g}x the tolerance); "
         f"{slope}"
     )
-    status = "fail" if taylor.gradient_ok is not True else "warn"
+    status: Status = "fail" if taylor.gradient_ok is not True else "warn"
     if status == "warn":
         msg += " (a right gradient gives h^2: step size or precision, not the gradient)"
     return Finding("backward-fd", status, msg, tensor=name, ratio=ratio, entries=entries, axes=axes if entries else ())
@@ -267,7 +271,7 @@ def verdict(ctx: Context, findings: list[Finding]) -> list[Finding]:
         v = _decide(fwd_ok, jax_ok, fd_ok)
         if v is None:
             continue
-        status = "warn" if v == FD_DISAGREES else "fail"
+        status: Status = "warn" if v == FD_DISAGREES else "fail"
         out.append(Finding("verdict", status, f"{name}: {v}", tensor=name, verdict=v))
     if not fwd_ok and not out:
         out.append(

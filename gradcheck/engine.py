@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import numpy as np
 
@@ -123,7 +124,7 @@ def check_layer(
     name = spec.name if isinstance(spec, Spec) else (spec or getattr(layer, "__name__", None))
     if name not in SPECS and not isinstance(spec, Spec):
         raise ValueError(f"no spec named {name!r}; known: {', '.join(SPECS)}")
-    spec_obj = spec if isinstance(spec, Spec) else SPECS[name]
+    spec_obj = spec if isinstance(spec, Spec) else SPECS[cast(str, name)]  # a name in SPECS: checked above
     dims = {**{"N": 2, "T": 3, "D": 4, "H": 5, "V": 6}, **(dims or {})}
     ex = example or make_example(spec_obj, dims, seed, dtype)
     findings = check_example(

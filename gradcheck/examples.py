@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -138,7 +138,7 @@ def float_values(arg: Arg, shape: tuple[int, ...], rng: np.random.Generator) -> 
 
 def random_labels(rng: np.random.Generator, shape: tuple[int, ...], V: int, pattern: MaskPattern) -> np.ndarray:
     labels = rng.integers(0, V, size=shape)
-    ignored = mask_for(pattern, shape, rng.random(shape) < 0.3, int(rng.integers(0, max(1, np.prod(shape)))))
+    ignored = mask_for(pattern, shape, rng.random(shape) < 0.3, int(rng.integers(0, cast(int, max(1, np.prod(shape))))))
     return np.where(ignored, IGNORE_LABEL, labels)
 
 

@@ -26,6 +26,7 @@ loss-ignore-label-hardcoded.)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -74,8 +75,9 @@ class Mutant:
     def apply(self) -> dict[str, type]:
         """reference() with this mutant's class in place of the one it derives from."""
         ns = reference()
-        key = next(k for k, c in ns.items() if issubclass(self.cls, c))
-        ns[key] = self.cls
+        cls = cast(type, self.cls)  # set by @mutant, which builds every Mutant of the catalogue
+        key = next(k for k, c in ns.items() if issubclass(cls, c))
+        ns[key] = cls
         return ns
 
 

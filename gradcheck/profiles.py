@@ -12,16 +12,17 @@ differ).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 
-PROFILES = {
+PROFILES: dict[str, dict[str, Any]] = {
     "quick": dict(max_examples=8, derandomize=False),
     "ci": dict(max_examples=30, derandomize=True),
     "thorough": dict(max_examples=500, derandomize=False),
 }
 DEFAULT = "ci"
-_COMMON = dict(
+_COMMON: dict[str, Any] = dict(
     deadline=None,
     database=None,
     print_blob=True,

@@ -6,12 +6,15 @@ not leak into another check's result.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from . import calling
 from .checks import Context, differing, grad_name
 from .examples import make_example
 from .findings import Finding
+from .specs import Arg
 
 
 def check_output(ctx: Context) -> list[Finding]:
@@ -77,7 +80,10 @@ def check_not_mutated(ctx: Context) -> list[Finding]:
     calling.forward(ctx.spec, layer, inputs, state, copy_state=False)
     calling.backward(ctx.spec, layer, dout)
     changed = (
-        [f"{ctx.spec.state.name} (given to set_state)"] if state is not None and not _same(state, ctx.state) else []
+        # a state only when the spec has one (setup)
+        [f"{cast(Arg, ctx.spec.state).name} (given to set_state)"]
+        if state is not None and not _same(state, ctx.state)
+        else []
     )
     changed += [a.name for a, x, b in zip(ctx.spec.inputs, inputs, before[0], strict=True) if not _same(x, b)]
     changed += [
@@ -138,8 +144,11 @@ def check_repeatable(ctx: Context) -> list[Finding]:
     layer = ctx.fresh()
     first = ctx.run(layer)
     second = calling.snapshot(calling.backward(ctx.spec, layer, calling.copied(ctx.ex.dout)))
+    # second[k] may be None: array_equal takes it (unequal), numpy's stubs do not.
     diff = [
-        grad_name(ctx.spec, k) for k, g in first.grads.items() if g is not None and not np.array_equal(g, second[k])
+        grad_name(ctx.spec, k)
+        for k, g in first.grads.items()
+        if g is not None and not np.array_equal(g, second[k])  # type: ignore[arg-type]
     ]
     if diff:
         return [

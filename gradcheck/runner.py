@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 from hypothesis import Phase, given
@@ -108,11 +109,12 @@ def run_layer(target: Target, options: RunOptions, oracle: Oracle) -> LayerRepor
     bounds = strategies.bounds_for(**dict(options.bounds))
     bucket = {k: hi for k, (lo, hi) in bounds.items()}
     base = profiles.get(options.profile)
-    kw = {"max_examples": options.max_examples} if options.max_examples else {}
+    kw: dict[str, Any] = {"max_examples": options.max_examples} if options.max_examples else {}
     if not options.shrink:
         kw["phases"] = [Phase.explicit, Phase.reuse, Phase.generate]
     settings = Settings(base, **kw)
-    strategy = strategies.examples(spec, dtypes=tuple(options.dtypes), **dict(options.bounds))
+    # min_X / max_X ints only (bounds_for rejects anything else)
+    strategy = strategies.examples(spec, dtypes=tuple(options.dtypes), **cast(dict[str, Any], dict(options.bounds)))
 
     def one(ex: Example) -> None:
         with _time_limit(options.timeout):
@@ -204,4 +206,4 @@ def reference_targets(names: Iterable[str] | None = None) -> list[Target]:
 
     ns = {n: getattr(rnnref, n) for n in SPECS}
     ns["SimpleRnnlm"] = functools.partial(rnnref.SimpleRnnlm, dtype=np.float64)
-    return [Target(n, ns[n], ns.get(SPECS[n].cell) if SPECS[n].cell else None) for n in (names or SPECS)]
+    return [Target(n, ns[n], ns.get(cast(str, SPECS[n].cell)) if SPECS[n].cell else None) for n in (names or SPECS)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import cast
 
 from .findings import SEVERITY
 from .oracle import Oracle
@@ -32,7 +33,7 @@ def selftest(args, options: RunOptions, say) -> int:
     rows, missed = [], 0
     for m in catalogue:
         ns = m.apply()
-        targets = [Target(n, ns[n], ns.get(SPECS[n].cell) if SPECS[n].cell else None) for n in m.layers]
+        targets = [Target(n, ns[n], ns.get(cast(str, SPECS[n].cell)) if SPECS[n].cell else None) for n in m.layers]
         t0 = time.perf_counter()
         rep = run(targets, opts, oracle)
         caught = all(_caught(r, m.expect) for r in rep.layers)

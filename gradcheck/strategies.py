@@ -20,6 +20,7 @@ drawn by Hypothesis itself, so failures shrink to the smallest such structure.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -76,7 +77,13 @@ def float_arrays(
     (to show a softmax that overflows). Hypothesis-drawn, so they shrink to simple values."""
     if not bound > 0:
         raise ValueError(f"bound must be positive; got {bound!r}")
-    elements = st.floats(-bound, bound, allow_nan=False, allow_subnormal=False, width=np.dtype(dtype).itemsize * 8)
+    elements = st.floats(
+        -bound,
+        bound,
+        allow_nan=False,
+        allow_subnormal=False,
+        width=cast(Literal[16, 32, 64], np.dtype(dtype).itemsize * 8),
+    )
     if extreme:
         elements = st.one_of(elements, st.sampled_from([1e4, -1e4]))
     return hnp.arrays(np.dtype(dtype), shape, elements=elements)

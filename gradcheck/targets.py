@@ -10,6 +10,7 @@ import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
 from .runner import Target
 from .specs import SPECS
@@ -40,6 +41,7 @@ def load_module(target: str, paths: list[str] | None = None) -> ModuleType:
         sys.modules[name] = module
         _execute(target, lambda: spec.loader.exec_module(module))
         return module
+    err: ImportError | ValueError | None
     try:
         found = importlib.util.find_spec(target)
     except (ImportError, ValueError) as exc:
@@ -89,4 +91,4 @@ def find_targets(module: ModuleType, layers: list[str] | None = None) -> list[Ta
     missing = [n for n in layers or [] if n not in found]
     if missing:
         raise TargetError(f"--layers: {module.__name__} has no {', '.join(missing)} (found: {', '.join(found)})")
-    return [Target(n, found[n], found.get(SPECS[n].cell) if SPECS[n].cell else None) for n in names]
+    return [Target(n, found[n], found.get(cast(str, SPECS[n].cell)) if SPECS[n].cell else None) for n in names]

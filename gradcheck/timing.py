@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from . import calling
@@ -44,7 +46,8 @@ def check_cell(ctx: Context) -> list[Finding]:
     for t, c in zip(time_args, cell_args, strict=True):
         if not t.differentiable or t_run.grads.get(t.name) is None or c_grads.get(c.name) is None:
             continue
-        cmp = compare(_step0(t, t_run.grads[t.name]), c_grads[c.name], ctx.prec.analytic)
+        # both are not None: checked just above
+        cmp = compare(_step0(t, t_run.grads[t.name]), cast(np.ndarray, c_grads[c.name]), ctx.prec.analytic)
         findings.append(from_comparison("cell", grad_name(spec, t.name), c.axes, cmp, f"{cell.name}'s d{c.name}"))
     return _one("cell", findings, f"T=1 equals {cell.name}")
 
@@ -163,6 +166,7 @@ def _in_sequence(c, axes: tuple[str, ...], start: int):
 
 def _final_state(spec, chunk, dims, ctx: Context) -> np.ndarray:
     """The hidden state after a chunk, from the spec (TimeRNN's output at t=-1)."""
+    assert ctx.oracle is not None  # check_stateful, the only caller, returns early without one
     rnn = SPECS["TimeRNN"]
     if spec.kind == "model":
         xs = np.asarray(chunk["embed_W"])[chunk["xs"]]
@@ -181,6 +185,7 @@ def check_state_methods(ctx: Context) -> list[Finding]:
         return []
     if spec.kind == "model":
         return _model_reset(ctx)
+    assert ctx.oracle is not None  # setup() sets ctx.ref only from the oracle
     zeros_ref = ctx.oracle(
         spec, {**ctx.values, spec.state.name: np.zeros(shape_of(spec.state, ex.dims))}, ex.dout, ex.dims, ctx.bucket
     ).out
@@ -216,6 +221,7 @@ def check_state_methods(ctx: Context) -> list[Finding]:
 
 def _model_reset(ctx: Context) -> list[Finding]:
     """A model's reset_state: forward, reset_state, forward again starts from zeros."""
+    assert ctx.ref is not None  # check_state_methods, the only caller, returns early without it
     layer = ctx.fresh()
     calling.forward(ctx.spec, layer, [x.copy() for x in ctx.inputs], None)  # resets, then runs
     calling.guarded("reset_state", layer.reset_state)
@@ -243,7 +249,7 @@ def check_mask(ctx: Context) -> list[Finding]:
     ignored = ts == IGNORE_LABEL
     findings = []
     if spec.kind == "loss" and ignored.any():
-        g = ctx.grads["xs"]
+        g = cast(np.ndarray, ctx.grads["xs"])  # None (backward gave no dxs) fails below, as before
         rows = np.abs(g).max(axis=-1) * ignored
         if rows.max() > 0:
             n, t = (int(i) for i in np.unravel_index(np.argmax(rows), rows.shape))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 from numpy.typing import DTypeLike
 
@@ -53,13 +55,13 @@ class SimpleRnnlm:
         affine_W = (rn((H, V)) / np.sqrt(H)).astype(dtype)
         affine_b = np.zeros(V, dtype=dtype)
 
-        self.layers = [
+        self.layers: list[TimeEmbedding | TimeRNN | TimeAffine] = [
             TimeEmbedding(embed_W),
             TimeRNN(rnn_Wx, rnn_Wh, rnn_b, stateful=True),
             TimeAffine(affine_W, affine_b),
         ]
         self.loss_layer = TimeSoftmaxWithLoss()
-        self.rnn_layer = self.layers[1]
+        self.rnn_layer = cast(TimeRNN, self.layers[1])
 
         self.params: list[np.ndarray] = []
         self.grads: list[np.ndarray] = []
@@ -72,11 +74,13 @@ class SimpleRnnlm:
             xs = layer.forward(xs)
         return self.loss_layer.forward(xs, ts)
 
-    def backward(self, dout: float = 1) -> None:
-        dout = self.loss_layer.backward(dout)
+    def backward(self, dout: float = 1) -> np.ndarray | None:
+        # An array between the layers; the first layer's return at the end (None:
+        # TimeEmbedding's backward returns nothing).
+        grad: Any = self.loss_layer.backward(dout)
         for layer in reversed(self.layers):
-            dout = layer.backward(dout)
-        return dout
+            grad = layer.backward(grad)
+        return grad
 
     def reset_state(self) -> None:
         self.rnn_layer.reset_state()
