@@ -480,8 +480,8 @@ def test_no_verb(workdir):
 
 def test_python_m_and_console_script_agree(workdir):
     exe = Path(sys.executable).with_name("gradcheck")
-    if not exe.exists():
-        pytest.skip("console script not installed next to the interpreter")
+    # pyproject's [project.scripts] installs it beside the interpreter of the venv.
+    assert exe.exists(), f"the gradcheck console script is not installed at {exe}"
     r = subprocess.run([str(exe), "check", "nope.py"], cwd=workdir, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and r.stderr.strip() == "gradcheck: no such file: nope.py"
 
