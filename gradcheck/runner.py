@@ -198,12 +198,19 @@ def _time_limit(seconds: float | None):
         signal.signal(signal.SIGALRM, old)
 
 
+def targets_in(namespace: Mapping[str, Factory], names: Iterable[str]) -> list[Target]:
+    """Targets for `names` from a {book name: class} namespace; a Time layer gets
+    the namespace's single-step cell for the T=1 check, if it has one."""
+    out = []
+    for n in names:
+        cell = SPECS[n].cell
+        out.append(Target(n, namespace[n], namespace.get(cell) if cell else None))
+    return out
+
+
 def reference_targets(names: Iterable[str] | None = None) -> list[Target]:
-    """rnnref's layers, the model at float64 so it is checked at float64 tolerances."""
-    import functools
+    """rnnref's layers, as the selftest's mutants patch them (the model at float64,
+    so it is checked at float64 tolerances)."""
+    from .mutants import reference
 
-    import rnnref
-
-    ns = {n: getattr(rnnref, n) for n in SPECS}
-    ns["SimpleRnnlm"] = functools.partial(rnnref.SimpleRnnlm, dtype=np.float64)
-    return [Target(n, ns[n], ns.get(cast(str, SPECS[n].cell)) if SPECS[n].cell else None) for n in (names or SPECS)]
+    return targets_in(reference(), names or SPECS)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import cast
 
 from .findings import SEVERITY
 from .oracle import Oracle
 from .report import LayerReport, Report
-from .runner import RunOptions, Target, reference_targets, run
-from .specs import SPECS
+from .runner import RunOptions, reference_targets, run, targets_in
 
 
 def selftest(args, options: RunOptions, say) -> int:
@@ -33,7 +31,7 @@ def selftest(args, options: RunOptions, say) -> int:
     rows, missed = [], 0
     for m in catalogue:
         ns = m.apply()
-        targets = [Target(n, ns[n], ns.get(cast(str, SPECS[n].cell)) if SPECS[n].cell else None) for n in m.layers]
+        targets = targets_in(ns, m.layers)
         t0 = time.perf_counter()
         rep = run(targets, opts, oracle)
         caught = all(_caught(r, m.expect) for r in rep.layers)

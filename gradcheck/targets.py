@@ -10,9 +10,8 @@ import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
-from typing import cast
 
-from .runner import Target
+from .runner import Target, targets_in
 from .specs import SPECS
 
 
@@ -91,4 +90,4 @@ def find_targets(module: ModuleType, layers: list[str] | None = None) -> list[Ta
     missing = [n for n in layers or [] if n not in found]
     if missing:
         raise TargetError(f"--layers: {module.__name__} has no {', '.join(missing)} (found: {', '.join(found)})")
-    return [Target(n, found[n], found.get(cast(str, SPECS[n].cell)) if SPECS[n].cell else None) for n in names]
+    return targets_in(found, names)
