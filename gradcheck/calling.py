@@ -52,6 +52,24 @@ def guarded(stage: str, fn: Callable, *args, **kwargs):
         raise LayerError(stage, exc) from exc
 
 
+class MissingAttribute(LayerError):
+    """The layer lacks a method or attribute of the book's protocol: a root cause
+    that explains every later check that needs it."""
+
+    def __init__(self, stage: str, name: str, hint: str = "") -> None:
+        self.attribute = name
+        super().__init__(stage, None, f"the layer has no {name}" + (f" ({hint})" if hint else ""))
+
+
+def method(layer: Layer, name: str, *args):
+    """Call layer.<name>(*args); a missing method is a MissingAttribute, not an
+    AttributeError raised from gradcheck's own frame."""
+    fn = getattr(layer, name, None)
+    if not callable(fn):
+        raise MissingAttribute(name, f"{name}() method")
+    return guarded(name, fn, *args)
+
+
 Layer = Any
 """A user's layer: duck-typed, the book's protocol (forward/backward/params/grads,
 reset_state/set_state for stateful layers), so no static type can describe it."""
@@ -79,8 +97,8 @@ def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True) -
     if spec.kind == "model":
         layer = guarded("constructor", factory, ex.dims["V"], ex.dims["D"], ex.dims["H"])
         plist = getattr(layer, "params", None)
-        if not isinstance(plist, list) or len(plist) != len(params):
-            n = len(plist) if isinstance(plist, list) else type(plist).__name__
+        if not isinstance(plist, (list, tuple)) or len(plist) != len(params):
+            n = len(plist) if isinstance(plist, (list, tuple)) else type(plist).__name__
             names = ", ".join(a.name for a in spec.params)
             raise LayerError("constructor", None, f"params holds {n} arrays; the model has {len(params)}: {names}")
         for arg, p, v in zip(spec.params, plist, params, strict=True):
@@ -99,7 +117,7 @@ def layer_values(spec: Spec, layer: Layer, ex: Example) -> dict[str, np.ndarray]
     to float32): the oracle must see the numbers the layer really computes with."""
     values = dict(ex.values)
     plist = getattr(layer, "params", None)
-    if isinstance(plist, list) and len(plist) == len(spec.params):
+    if isinstance(plist, (list, tuple)) and len(plist) == len(spec.params):
         for arg, p in zip(spec.params, plist, strict=True):
             if isinstance(p, np.ndarray) and p.shape == values[arg.name].shape:
                 values[arg.name] = p.copy()
@@ -124,15 +142,15 @@ def forward(
     """Run forward from `state` (TimeRNN: set_state; a model: reset_state to zeros).
     copy_state=False hands `state` itself to set_state (to see whether it is mutated)."""
     if spec.kind == "model":
-        guarded("reset_state", layer.reset_state)
+        method(layer, "reset_state")
     elif spec.state is not None and state is not None:
-        guarded("set_state", layer.set_state, state.copy() if copy_state else state)
-    return guarded("forward", layer.forward, *inputs)
+        method(layer, "set_state", state.copy() if copy_state else state)
+    return method(layer, "forward", *inputs)
 
 
 def backward(spec: Spec, layer: Layer, dout: object) -> dict[str, object]:
     """Run backward; map what it returns, its grads, and `.dh` to spec arg names."""
-    ret = guarded("backward", layer.backward, dout)
+    ret = method(layer, "backward", dout)
     grads: dict[str, object] = {}
     if len(spec.returns) == 1:
         grads[spec.returns[0]] = ret
@@ -145,8 +163,9 @@ def backward(spec: Spec, layer: Layer, dout: object) -> dict[str, object]:
             )
         grads.update(zip(spec.returns, ret, strict=True))
     glist = getattr(layer, "grads", None)
-    if not isinstance(glist, list) or len(glist) != len(spec.params):
-        n = len(glist) if isinstance(glist, list) else type(glist).__name__
+    # A tuple of arrays written in place works with the book's optimizers too.
+    if not isinstance(glist, (list, tuple)) or len(glist) != len(spec.params):
+        n = len(glist) if isinstance(glist, (list, tuple)) else type(glist).__name__
         raise LayerError(
             "backward",
             None,
@@ -155,8 +174,25 @@ def backward(spec: Spec, layer: Layer, dout: object) -> dict[str, object]:
     for arg, g in zip(spec.params, glist, strict=True):
         grads[arg.name] = g
     if spec.state is not None and spec.kind != "model":
+        # None when backward left no `.dh`: check_output names it, the checks skip it.
         grads[spec.state.name] = getattr(layer, "dh", None)
     return grads
+
+
+def missing_dh(spec: Spec, layer: Layer) -> str | None:
+    """Why a stateful layer's `.dh` cannot be read after backward, or None."""
+    if spec.state is None or spec.kind == "model":
+        return None
+    dh = getattr(layer, "dh", None)
+    if isinstance(dh, np.ndarray):
+        return None
+    others = [k for k, v in vars(layer).items() if isinstance(v, np.ndarray) and k.startswith("d") and k != "dh"]
+    if not hasattr(layer, "dh"):
+        why = "no `.dh` after backward"
+    else:
+        why = f"`.dh` is {type(dh).__name__} after backward"
+    hint = f" (found {', '.join('.' + k for k in others)}: the book names it .dh)" if others else ""
+    return f"{why}: the gradient w.r.t. the initial state must be stored as layer.dh{hint}"
 
 
 def copied(x):

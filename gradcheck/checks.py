@@ -35,7 +35,11 @@ FD_LOCATE_MAX = 64
 
 @dataclass
 class Context:
-    """One layer on one example, with the primary forward/backward already run."""
+    """One layer on one example, with the primary forward/backward already run.
+
+    The primary run is watched: what it mutated, what it returned that is not an
+    array, whether it left `.dh`, whether its grads stayed the same objects. The
+    protocol checks read these instead of building and running a layer each."""
 
     spec: Spec
     factory: Factory
@@ -54,6 +58,13 @@ class Context:
     cell_factory: Factory | None = None
     bucket: dict[str, int] | None = None
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    mutated: list[str] = field(default_factory=list)  # what the primary run modified in place
+    not_arrays: list[str] = field(default_factory=list)  # outputs that are not ndarrays
+    dh_problem: str | None = None  # why `.dh` could not be read
+    grads_before: list = field(default_factory=list)  # layer.grads before the primary run
+    grads_after: list = field(default_factory=list)  # ... and after it
+    repeatable: bool | None = None  # set by check_repeatable: a second backward gave the same
+    gradient_failed: bool = False  # set by the engine: forward or backward-jax failed on this example
 
     def fresh(self, *, stateful: bool = True) -> Layer:
         return calling.build(self.spec, self.factory, self.ex, stateful=stateful)
@@ -68,18 +79,36 @@ class Context:
 
 
 def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw) -> Context:
-    """Build the layer and run the primary forward and backward (raises LayerError)."""
+    """Build the layer and run the primary forward and backward (raises LayerError),
+    watching what they modify and return."""
     layer = calling.build(spec, factory, ex)
     values = calling.layer_values(spec, layer, ex)
     inputs = calling.inputs_for(spec, ex, values)
     state = values[spec.state.name].copy() if spec.state is not None and spec.kind != "model" else None
-    out = calling.forward(spec, layer, [x.copy() for x in inputs], state)
-    raw = calling.backward(spec, layer, calling.copied(ex.dout))
+    run_inputs = [x.copy() for x in inputs]
+    run_state = None if state is None else state.copy()
+    dout = calling.copied(ex.dout)
+    params = list(getattr(layer, "params", None) or [])
+    saved_params = [np.copy(p) for p in params]
+    grads_before = list(getattr(layer, "grads", None) or [])
+    out = calling.forward(spec, layer, run_inputs, run_state, copy_state=False)
+    mutated = _modified(spec, inputs, run_inputs, params, saved_params, state, run_state, "forward")
+    raw = calling.backward(spec, layer, dout)
+    mutated += [
+        m
+        for m in _modified(spec, inputs, run_inputs, params, saved_params, state, run_state, "backward")
+        if m.split(" (")[0] not in {x.split(" (")[0] for x in mutated}
+    ]
+    if not _same(np.asarray(dout), np.asarray(ex.dout)):
+        mutated.append("dout (by backward)")
     grads = calling.snapshot(raw)
-    held = [p for p in getattr(layer, "params", []) if isinstance(p, np.ndarray)]
+    held = [p for p in getattr(layer, "params", None) or [] if isinstance(p, np.ndarray)]
+    given = [x for x in inputs if np.issubdtype(x.dtype, np.floating)]
     # A model chooses its own dtype: what it holds is what was asked for.
     requested = least_precise(held, np.dtype(ex.dtype)) if spec.kind == "model" else np.dtype(ex.dtype)
-    prec = precision_for(least_precise([out, *raw.values(), *held], requested))
+    # The precision it computes in: the least of what it was given, holds and
+    # returns (float32 work whose last division promotes to float64 is float32 work).
+    prec = precision_for(least_precise([out, *raw.values(), *held, *given], requested))
     ctx = Context(
         spec,
         factory,
@@ -94,13 +123,18 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
         prec,
         requested,
         oracle,
+        mutated=mutated,
+        not_arrays=_not_arrays(spec, out, raw),
+        dh_problem=calling.missing_dh(spec, layer),
+        grads_before=grads_before,
+        grads_after=list(getattr(layer, "grads", None) or []),
         **kw,
     )
     ctx.rng = np.random.default_rng(ex.seed + 1)
     # Every oracle call of this example (stateful chunks, T=1, masks) pads to one
     # bucket, so the chunks of a long sequence share the full sequence's compile.
     ctx.bucket = ctx.bucket or default_bucket(ex.dims)
-    if oracle is not None:
+    if oracle is not None and not ctx.mutated:
         ref_values = dict(values)
         if spec.kind == "model":
             model_state = cast(Arg, spec.state)  # a model's spec takes h0: SPECS['SimpleRnnlm']
@@ -109,10 +143,46 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
     return ctx
 
 
+def _modified(spec: Spec, inputs, run_inputs, params, saved_params, state, run_state, stage: str) -> list[str]:
+    """What the layer changed in place, by name, among what we handed it."""
+    changed = []
+    if state is not None and run_state is not None and not _same(run_state, state):
+        changed.append(f"{cast(Arg, spec.state).name} (given to set_state, by {stage})")
+    changed += [
+        f"{a.name} (by {stage})" for a, x, b in zip(spec.inputs, run_inputs, inputs, strict=True) if not _same(x, b)
+    ]
+    changed += [
+        f"params[{a.name}] (by {stage})"
+        for a, p, b in zip(spec.params, params, saved_params, strict=False)
+        if not _same(p, b)
+    ]
+    return changed
+
+
+def _same(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=np.issubdtype(a.dtype, np.floating))
+
+
+def _not_arrays(spec: Spec, out, raw: dict) -> list[str]:
+    """Results that are not NumPy arrays where the protocol hands arrays on (a list
+    works with np.asarray but breaks the next layer's `.shape`, `.T`, `+=`)."""
+    problems = []
+    if spec.output_axes and not isinstance(out, np.ndarray):
+        problems.append(f"forward returned a {type(out).__name__}, not an ndarray")
+    elif not spec.output_axes and not (isinstance(out, (int, float, np.number)) or np.ndim(out) == 0):
+        problems.append(f"forward returned a {type(out).__name__}, not a scalar loss")
+    for name in spec.returns:
+        g = raw.get(name)
+        if g is not None and not isinstance(g, np.ndarray):
+            problems.append(f"backward returned a {type(g).__name__} for {grad_name(spec, name)}, not an ndarray")
+    return problems
+
+
 def least_precise(arrays, fallback: np.dtype) -> np.dtype:
     """The least precise float dtype among `arrays` (what a layer returns and holds:
     the precision it really computes in); `fallback` if none is a float array."""
-    dts = [np.asarray(a).dtype for a in arrays if a is not None]
+    dts = [a.dtype if isinstance(a, np.ndarray | np.generic) else np.asarray(a).dtype for a in arrays if a is not None]
     floats = [d for d in dts if np.issubdtype(d, np.floating)]
     return min(floats, key=lambda d: np.finfo(d).bits) if floats else fallback
 
@@ -137,6 +207,9 @@ def check_backward_jax(ctx: Context) -> list[Finding]:
     for arg in ctx.spec.grad_args:
         got = ctx.grads.get(arg.name)
         name = grad_name(ctx.spec, arg.name)
+        if got is None and arg is ctx.spec.state and ctx.dh_problem:
+            findings.append(Finding("backward-jax", "skip", f"{name}: skipped, see output", tensor=name))
+            continue
         if got is None:
             findings.append(Finding("backward-jax", "fail", f"{name} is missing (backward gave None)", tensor=name))
             continue

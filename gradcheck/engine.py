@@ -19,13 +19,14 @@ from .specs import SPECS, Spec
 # In order. Each takes a Context; the gradient checks come first because the
 # verdict reads their findings.
 GRADIENT_CHECKS = (checks.check_forward, checks.check_backward_jax, checks.check_backward_fd)
+# The protocol checks that read the primary run; they also run when a root cause
+# (below) makes every check of values meaningless.
+STRUCTURE_CHECKS = (protocol.check_output, protocol.check_not_mutated, protocol.check_grads_in_place)
+# In this order on the primary instance: a second backward, a third, other shapes.
 OTHER_CHECKS = (
-    protocol.check_output,
-    protocol.check_not_mutated,
-    protocol.check_grads_in_place,
     protocol.check_repeatable,
-    protocol.check_grads_replaced,
     protocol.check_linear_in_dout,
+    protocol.check_reuse,
     timing.check_cell,
     timing.check_stateful,
     timing.check_state_methods,
@@ -43,6 +44,7 @@ CHECK_NAMES = {
     "grads-in-place": "grads written in place",
     "repeatable": "backward repeatable",
     "grads-replaced": "each backward replaces the grads",
+    "reuse": "one instance runs other N and T",
     "linear-in-dout": "backward linear in dout",
     "cell": "T=1 equals the cell",
     "stateful": "stateful chunks equal the spec from the carried state",
@@ -64,7 +66,13 @@ def check_example(
     bucket: Mapping[str, int] | None = None,
     use_spec: bool = True,
 ) -> list[Finding]:
-    """Run every check of `spec` on one example; a crash of the layer is a finding."""
+    """Run every check of `spec` on one example; a crash of the layer is a finding.
+
+    One root cause, one finding: when the primary run mutated what it was given,
+    or returned non-finite values on ordinary inputs, every check that compares
+    values is reported as skipped ("see not-mutated" / "see output") instead of
+    failing for the same reason; a crash that an earlier check already reported
+    (the same stage and line, or the same missing method) is "see" that check."""
     try:
         ctx = checks.setup(
             spec,
@@ -76,13 +84,62 @@ def check_example(
         )
     except LayerError as err:
         return [checks.crash_finding(err)]
+    except Exception as exc:  # gradcheck could not even drive the layer: never a pass
+        return [Finding("crash", "fail", f"could not run the layer: {type(exc).__name__}: {exc}")]
     findings: list[Finding] = []
+    for check in STRUCTURE_CHECKS:
+        findings += _guard(check, ctx)
+    root = _root_cause(findings)
+    if root is not None:
+        return findings + [Finding(name, "skip", f"skipped: see {root}") for name in value_checks(spec)]
     for check in GRADIENT_CHECKS:
         findings += _guard(check, ctx)
     findings += checks.verdict(ctx, findings)
+    ctx.gradient_failed = any(f.status == "fail" for f in findings if f.check in ("forward", "backward-jax"))
+    seen: dict[str, str] = {}  # a LayerError's message -> the first check that reported it
     for check in OTHER_CHECKS:
-        findings += _guard(check, ctx)
+        for f in _guard(check, ctx):
+            key = f.message if f.status == "fail" and f.check in _CRASHABLE else None
+            if key is not None and key in seen:
+                f = Finding(f.check, "skip", f"skipped: see {seen[key]} ({f.message})")
+            elif key is not None and f.message.startswith(_CRASH_PREFIXES):
+                seen[key] = f.check
+            findings.append(f)
     return findings
+
+
+# Checks whose crash (a LayerError: a stage raised, a method is missing) may repeat
+# one that an earlier check already reported.
+_CRASHABLE = frozenset(("stateful", "state-reset", "non-stateful", "cell", "mask", "extreme", "reuse", "repeatable"))
+_CRASH_PREFIXES = tuple(f"{stage}" for stage in ("forward", "backward", "set_state", "reset_state", "constructor"))
+
+
+def _root_cause(findings: list[Finding]) -> str | None:
+    """The check whose failure explains every value check: inputs or params
+    modified in place, or non-finite results on ordinary inputs."""
+    for f in findings:
+        if f.status != "fail":
+            continue
+        if f.check == "not-mutated":
+            return "not-mutated"
+        if f.check == "output" and "non-finite" in f.message:
+            return "output"
+    return None
+
+
+def value_checks(spec: Spec) -> list[str]:
+    """The checks that compare values and apply to `spec` (skipped under a root cause)."""
+    names = ["forward", "backward-jax", "backward-fd", "verdict", "repeatable", "linear-in-dout", "reuse"]
+    names.append("grads-replaced")
+    if spec.cell:
+        names.append("cell")
+    if spec.state is not None:
+        names += ["stateful", "state-reset"]
+    if spec.kind in ("loss", "model"):
+        names.append("mask")
+    if spec.kind == "loss":
+        names.append("extreme")
+    return names
 
 
 # The documented name (a key of CHECK_NAMES) a check's crash is reported under.

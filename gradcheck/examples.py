@@ -137,8 +137,14 @@ def float_values(arg: Arg, shape: tuple[int, ...], rng: np.random.Generator) -> 
 
 
 def random_labels(rng: np.random.Generator, shape: tuple[int, ...], V: int, pattern: MaskPattern) -> np.ndarray:
+    """Labels with `pattern` ignored; a "random" mask always leaves one position
+    counted (every position ignored is the mask check's own probe, see
+    docs/design-notes.md, "Conventions")."""
     labels = rng.integers(0, V, size=shape)
-    ignored = mask_for(pattern, shape, rng.random(shape) < 0.3, int(rng.integers(0, cast(int, max(1, np.prod(shape))))))
+    keep = int(rng.integers(0, cast(int, max(1, np.prod(shape)))))
+    ignored = mask_for(pattern, shape, rng.random(shape) < 0.3, keep)
+    if pattern == "random" and ignored.all():
+        ignored.flat[keep % ignored.size] = False
     return np.where(ignored, IGNORE_LABEL, labels)
 
 

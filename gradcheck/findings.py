@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Literal, cast
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, cast
 
 from .compare import Comparison, Entry
 
@@ -24,11 +24,25 @@ class Finding:
     entries: list[Entry] = field(default_factory=list)
     axes: tuple[str, ...] = ()
     verdict: str | None = None
+    # The example that shows this finding when it is not the check's primary one
+    # (e.g. every label ignored, probed by the mask check alone). An Example.
+    example: Any = None
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["entries"] = [{**asdict(e), "where": e.where(self.axes)} for e in self.entries]
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["entries"] = [
+            {
+                "index": list(e.index),
+                "expected": e.expected,
+                "actual": e.actual,
+                "error": e.error,
+                "allowed": e.allowed,
+                "where": e.where(self.axes),
+            }
+            for e in self.entries
+        ]
         d["axes"] = list(self.axes)
+        d["example"] = self.example.describe() if self.example is not None else None
         if d["ratio"] is not None and d["ratio"] == float("inf"):
             d["ratio"] = "inf"
         return d
@@ -36,11 +50,23 @@ class Finding:
     def detail_lines(self) -> list[str]:
         lines = []
         for e in self.entries:
+            exp, act = pair(e.expected, e.actual)
             lines.append(
-                f"{self.tensor or 'value'}{e.where(self.axes)}: expected {e.expected:.8g}, got {e.actual:.8g} "
+                f"{self.tensor or 'value'}{e.where(self.axes)}: expected {exp}, got {act} "
                 f"(error {e.error:.3g}, allowed {e.allowed:.3g})"
             )
         return lines
+
+
+def pair(expected: float, actual: float, least: int = 6) -> tuple[str, str]:
+    """The two numbers with the fewest significant digits (at least `least`, at most
+    17, float64's round-trip) at which their printed forms differ, so a reader
+    sees where they part: 0.53045912 vs 0.53045887, not 0.530459 twice."""
+    for digits in range(least, 18):
+        a, b = f"{expected:.{digits}g}", f"{actual:.{digits}g}"
+        if a != b:
+            return a, b
+    return f"{expected:.17g}", f"{actual:.17g}"
 
 
 def worst(statuses: list[str]) -> Status:
@@ -54,8 +80,9 @@ def from_comparison(check: str, tensor: str, axes: tuple[str, ...], c: Compariso
     if c.ok:
         return Finding(check, "pass", f"{tensor} matches {what}", tensor=tensor, ratio=c.ratio, axes=axes)
     where = c.worst[0].where(axes) if c.worst else ""
+    exp, act = pair(c.worst[0].expected, c.worst[0].actual) if c.worst else ("?", "?")
     msg = (
         f"{tensor} differs from {what} at {c.bad_count} of {c.size} entries; worst {tensor}{where}: "
-        f"expected {c.worst[0].expected:.6g}, got {c.worst[0].actual:.6g} ({c.ratio:.3g}x the tolerance)"
+        f"expected {exp}, got {act} ({c.ratio:.3g}x the tolerance)"
     )
     return Finding(check, "fail", msg, tensor=tensor, ratio=c.ratio, entries=c.worst, axes=axes)

@@ -1,24 +1,26 @@
 """Protocol invariants of the book's layer protocol (no finite differences needed).
 
-Each check builds fresh instances of the layer so that one broken invariant does
-not leak into another check's result.
+Most read the primary run (checks.setup watches it) or continue on the primary
+instance, in the engine's order: repeatable (a second backward), linear in dout
+(a third), reuse (other shapes). Only `reuse` builds fresh instances, as the
+reference for what the reused one must give.
 """
 
 from __future__ import annotations
 
-from typing import cast
-
 import numpy as np
 
 from . import calling
+from .calling import LayerError
 from .checks import Context, differing, grad_name
-from .examples import make_example
+from .compare import compare
+from .examples import Example, make_example
 from .findings import Finding
-from .specs import Arg
 
 
 def check_output(ctx: Context) -> list[Finding]:
-    """Output shape, dtype and finiteness (dtype follows the parameters)."""
+    """Output shape, type, dtype and finiteness (dtype follows the parameters), and
+    the `.dh` a stateful layer must leave after backward."""
     spec, ex = ctx.spec, ctx.ex
     want = tuple(ex.dims[a] for a in spec.output_axes)
     out_dtype = ctx.out_dtype
@@ -40,13 +42,15 @@ def check_output(ctx: Context) -> list[Finding]:
                 f"forward returned {int((~np.isfinite(ctx.out)).sum())} non-finite values on ordinary inputs",
             )
         )
-    else:
-        bad = [grad_name(spec, k) for k, g in ctx.grads.items() if g is not None and not np.isfinite(g).all()]
+    elif non_finite_grads(ctx):
         findings.append(
-            Finding("output", "fail", f"backward returned non-finite values in {', '.join(bad)}")
-            if bad
-            else Finding("output", "pass", f"shape {want}, finite")
+            Finding("output", "fail", f"backward returned non-finite values in {', '.join(non_finite_grads(ctx))}")
         )
+    findings += [Finding("output", "fail", problem) for problem in ctx.not_arrays]
+    if ctx.dh_problem:
+        findings.append(Finding("output", "fail", ctx.dh_problem, tensor="dh"))
+    if not findings:
+        findings.append(Finding("output", "pass", f"shape {want}, finite"))
     if ctx.prec.dtype.itemsize < ctx.requested.itemsize:
         findings.append(
             Finding(
@@ -69,58 +73,37 @@ def check_output(ctx: Context) -> list[Finding]:
     return findings
 
 
+def non_finite_grads(ctx: Context) -> list[str]:
+    """The gradients of the primary backward that hold NaN or inf."""
+    return [grad_name(ctx.spec, k) for k, g in ctx.grads.items() if g is not None and not np.isfinite(g).all()]
+
+
 def check_not_mutated(ctx: Context) -> list[Finding]:
-    """forward and backward leave the inputs, the params and dout as they were."""
-    layer = ctx.fresh()
-    inputs = [x.copy() for x in ctx.inputs]
-    dout = calling.copied(ctx.ex.dout)
-    params = list(getattr(layer, "params", []))
-    before = [x.copy() for x in inputs], [p.copy() for p in params], np.copy(dout)
-    state = None if ctx.state is None else ctx.state.copy()
-    calling.forward(ctx.spec, layer, inputs, state, copy_state=False)
-    calling.backward(ctx.spec, layer, dout)
-    changed = (
-        # a state only when the spec has one (setup)
-        [f"{cast(Arg, ctx.spec.state).name} (given to set_state)"]
-        if state is not None and not _same(state, ctx.state)
-        else []
-    )
-    changed += [a.name for a, x, b in zip(ctx.spec.inputs, inputs, before[0], strict=True) if not _same(x, b)]
-    changed += [
-        f"params[{a.name}]" for a, p, b in zip(ctx.spec.params, params, before[1], strict=False) if not _same(p, b)
-    ]
-    if not _same(np.asarray(dout), before[2]):
-        changed.append("dout")
-    if changed:
-        return [Finding("not-mutated", "fail", f"forward/backward modified {', '.join(changed)} in place")]
+    """forward and backward leave the inputs, the params, the state handed to
+    set_state and dout as they were (read from the primary run)."""
+    if ctx.mutated:
+        return [Finding("not-mutated", "fail", f"modified in place: {', '.join(ctx.mutated)}")]
     return [Finding("not-mutated", "pass", "inputs, params and dout untouched")]
 
 
-def _same(a, b) -> bool:
-    return np.asarray(a).shape == np.asarray(b).shape and np.array_equal(
-        a, b, equal_nan=np.issubdtype(np.asarray(a).dtype, np.floating)
-    )
-
-
 def check_grads_in_place(ctx: Context) -> list[Finding]:
-    """backward writes into the arrays of `grads` (same objects, shapes, dtypes as params)."""
-    layer = ctx.fresh()
-    before = list(getattr(layer, "grads", []))
-    ctx.run(layer)
-    after = list(getattr(layer, "grads", []))
+    """backward writes into the arrays of `grads` (same objects, shapes, dtypes as
+    params), read from the primary run."""
+    before, after = ctx.grads_before, ctx.grads_after
+    params = list(getattr(ctx.layer, "params", None) or [])
     problems = []
     for i, arg in enumerate(ctx.spec.params):
-        if i >= len(before) or i >= len(after):
+        if i >= len(before) or i >= len(after) or i >= len(params):
             break
         if before[i] is not after[i]:
             problems.append(
                 f"grads[{i}] ({grad_name(ctx.spec, arg.name)}) was replaced by a new array; write into it with g[...] = ..."
             )
-        p = layer.params[i]
-        if not isinstance(after[i], np.ndarray) or after[i].shape != p.shape:
-            problems.append(f"grads[{i}] has shape {np.shape(after[i])}; params[{i}] has {p.shape}")
+        p = params[i]
+        if not isinstance(after[i], np.ndarray) or after[i].shape != np.shape(p):
+            problems.append(f"grads[{i}] has shape {np.shape(after[i])}; params[{i}] has {np.shape(p)}")
     if ctx.spec.kind == "model":
-        problems += _model_aliasing(layer)
+        problems += _model_aliasing(ctx.layer)
     if problems:
         return [Finding("grads-in-place", "fail", "; ".join(problems))]
     return [Finding("grads-in-place", "pass", "grads written in place")]
@@ -140,16 +123,16 @@ def _model_aliasing(model) -> list[str]:
 
 
 def check_repeatable(ctx: Context) -> list[Finding]:
-    """Two backwards after one forward agree (a backward that edits its cache does not)."""
-    layer = ctx.fresh()
-    first = ctx.run(layer)
-    second = calling.snapshot(calling.backward(ctx.spec, layer, calling.copied(ctx.ex.dout)))
+    """A second backward after the primary one agrees with it (a backward that
+    edits its cache does not). Runs on the primary instance."""
+    second = calling.snapshot(calling.backward(ctx.spec, ctx.layer, calling.copied(ctx.ex.dout)))
     # second[k] may be None: array_equal takes it (unequal), numpy's stubs do not.
     diff = [
         grad_name(ctx.spec, k)
-        for k, g in first.grads.items()
-        if g is not None and not np.array_equal(g, second[k])  # type: ignore[arg-type]
+        for k, g in ctx.grads.items()
+        if g is not None and not np.array_equal(g, second[k], equal_nan=True)  # type: ignore[arg-type]
     ]
+    ctx.repeatable = not diff
     if diff:
         return [
             Finding(
@@ -161,35 +144,16 @@ def check_repeatable(ctx: Context) -> list[Finding]:
     return [Finding("repeatable", "pass", "backward repeatable")]
 
 
-def check_grads_replaced(ctx: Context) -> list[Finding]:
-    """Each backward replaces the grads: example B after example A through one
-    instance gives what a fresh instance gives on B (no stale gradients)."""
-    other = make_example(ctx.spec, ctx.ex.dims, ctx.ex.seed + 7919, ctx.ex.dtype)
-    layer = ctx.fresh()
-    ctx.run(layer)
-    inputs_b = calling.inputs_for(ctx.spec, other, calling.layer_values(ctx.spec, layer, other))
-    state_b = other.values[ctx.spec.state.name] if ctx.spec.state is not None and ctx.spec.kind != "model" else None
-    after = ctx.run(layer, inputs_b, state_b, other.dout)
-    fresh = ctx.run(ctx.fresh(), inputs_b, state_b, other.dout)
-    stale = differing(ctx.spec, after.grads, fresh.grads, ctx.prec.analytic)
-    if stale:
-        return [
-            Finding(
-                "grads-replaced",
-                "fail",
-                "after a first example, backward on a second one leaves stale "
-                f"gradients in {', '.join(stale)}: grads must be replaced, not accumulated",
-            )
-        ]
-    return [Finding("grads-replaced", "pass", "each backward replaces the grads")]
-
-
 def check_linear_in_dout(ctx: Context) -> list[Finding]:
-    """backward(c * dout) == c * backward(dout), each after its own forward (the
-    first is the primary run's)."""
+    """backward(c * dout) == c * backward(dout). On the primary instance: a third
+    backward when backward is repeatable, else after a forward of its own."""
     c = 2.5
-    scaled = ctx.run(ctx.fresh(), dout=ctx.ex.dout * c)
-    bad = differing(ctx.spec, scaled.grads, ctx.grads, ctx.prec.analytic, scale=c)
+    if ctx.repeatable:
+        raw = calling.backward(ctx.spec, ctx.layer, calling.copied(ctx.ex.dout) * c)
+        scaled = calling.snapshot(raw)
+    else:
+        scaled = ctx.run(ctx.layer, dout=ctx.ex.dout * c).grads
+    bad = differing(ctx.spec, scaled, ctx.grads, ctx.prec.analytic, scale=c)
     if bad:
         return [
             Finding(
@@ -200,3 +164,81 @@ def check_linear_in_dout(ctx: Context) -> list[Finding]:
             )
         ]
     return [Finding("linear-in-dout", "pass", "backward linear in dout")]
+
+
+def check_reuse(ctx: Context) -> list[Finding]:
+    """One instance, many examples: after the primary example, the same instance
+    runs a longer example (N+1, T+2) and a shorter one (T-1); each must give what a
+    fresh instance gives. A different output (or a crash) there means state kept
+    from the first call, e.g. per-step layers built once for the first T ("reuse");
+    equal outputs but different gradients mean grads accumulated across calls
+    ("grads-replaced")."""
+    findings: list[Finding] = []
+    stale: list[str] = []
+    for other in other_shapes(ctx):
+        what = ", ".join(f"{k}={other.dims[k]}" for k in ("N", "T") if k in other.dims)
+        inputs = calling.inputs_for(ctx.spec, other, other.values)
+        state = other.values[ctx.spec.state.name] if ctx.state is not None else None  # type: ignore[union-attr]
+        try:
+            fresh = ctx.run(ctx.fresh(), inputs, state, other.dout)
+        except LayerError as err:
+            findings.append(Finding("crash", "fail", f"{err} (a fresh instance on an example with {what})"))
+            break
+        try:
+            again = ctx.run(ctx.layer, inputs, state, other.dout)
+        except LayerError as err:
+            findings.append(
+                Finding(
+                    "reuse",
+                    "fail",
+                    f"{err}, on a second example with {what} through the same instance "
+                    f"(a fresh instance runs it: is something built once for the first N or T?)",
+                )
+            )
+            break
+        c = compare(again.out, fresh.out, ctx.prec.analytic)
+        if not c.ok:
+            findings.append(
+                Finding(
+                    "reuse",
+                    "fail",
+                    f"on a second example with {what} through the same instance the output differs from a fresh "
+                    f"instance's ({c.ratio:.3g}x the tolerance): state kept from the first call?",
+                    ratio=c.ratio,
+                )
+            )
+            break
+        stale += [s for s in differing(ctx.spec, again.grads, fresh.grads, ctx.prec.analytic) if s not in stale]
+    if stale:
+        findings.append(
+            Finding(
+                "grads-replaced",
+                "fail",
+                "after a first example, backward on a second one leaves stale "
+                f"gradients in {', '.join(stale)}: grads must be replaced, not accumulated",
+            )
+        )
+    if not any(f.check == "reuse" for f in findings):
+        findings.append(Finding("reuse", "pass", "the same instance runs other N and T"))
+    if not any(f.check in ("grads-replaced", "reuse", "crash") for f in findings if f.status == "fail"):
+        findings.append(Finding("grads-replaced", "pass", "each backward replaces the grads"))
+    return findings
+
+
+def other_shapes(ctx: Context) -> list[Example]:
+    """Examples with the primary's parameters but another N and T: longer (N+1,
+    T+2), then shorter (T-1, or N-1 for a layer without a time axis)."""
+    dims = ctx.ex.dims
+    longer = {**dims, "N": dims["N"] + 1, **({"T": dims["T"] + 2} if "T" in dims else {})}
+    shorter = dict(dims)
+    if "T" in dims and dims["T"] > 1:
+        shorter["T"] = dims["T"] - 1
+    elif dims["N"] > 1:
+        shorter["N"] = dims["N"] - 1
+    out = []
+    for i, d in enumerate([longer, shorter] if shorter != dims else [longer]):
+        ex = make_example(ctx.spec, d, ctx.ex.seed + 7919 * (i + 1), ctx.ex.dtype, onehot=ctx.ex.onehot)
+        for arg in ctx.spec.params:  # the instance holds the primary's parameters
+            ex.values[arg.name] = ctx.values[arg.name]
+        out.append(ex)
+    return out

@@ -39,17 +39,21 @@ class LayerReport:
         return worst([c.status for c in self.checks.values()] + ["pass"])
 
     def add(self, findings: list[Finding], example=None) -> None:
-        """Fold one example's findings in."""
+        """Fold one example's findings in. A warning is named once per check (the
+        first message); on a failing example, the checks it skipped because of a
+        root cause show as "skipped: see <check>"."""
         self.examples += 1
+        bad = [f for f in findings if f.status == "fail"]
         for f in findings:
             s = self.checks.setdefault(f.check, CheckSummary(f.check))
             if SEVERITY[f.status] > SEVERITY[s.status] or (f.status == s.status and not s.message):
                 s.status, s.message = f.status, f.message
+            elif bad and f.status == "skip" and f.message.startswith("skipped: see") and s.status == "pass":
+                s.status, s.message = f.status, f.message
             if f.ratio is not None and f.ratio == f.ratio:
                 s.ratio = f.ratio if s.ratio is None else max(s.ratio, f.ratio)
-            if f.status == "warn" and all(w.message != f.message for w in self.warnings) and len(self.warnings) < 10:
+            if f.status == "warn" and all(w.check != f.check for w in self.warnings):
                 self.warnings.append(f)
-        bad = [f for f in findings if f.status == "fail"]
         if bad and self.first_failure is None:
             self.first_failure = self.examples
         if self.first_warning is None and any(f.status == "warn" for f in findings):
@@ -57,7 +61,13 @@ class LayerReport:
         if bad:
             self.failures = bad
             if example is not None:
-                self.example = example.describe() if hasattr(example, "describe") else str(example)
+                self.set_example(bad, example)
+
+    def set_example(self, findings: list[Finding], example) -> None:
+        """The example to show for `findings`: the one a finding names (e.g. every
+        label ignored, for the mask check) or else the example they came from."""
+        shown = next((f.example for f in findings if f.example is not None), None) or example
+        self.example = shown.describe() if hasattr(shown, "describe") else str(shown)
 
     def to_dict(self) -> dict:
         return {

@@ -155,7 +155,7 @@ def run_layer(target: Target, options: RunOptions, oracle: Oracle) -> LayerRepor
         report.replay = _replay(target.name, options, replay_seed, None)
     except _Failed as failure:
         report.failures = [f for f in failure.findings if f.status == "fail" or (options.strict and f.status == "warn")]
-        report.example = failure.example.describe()
+        report.set_example(report.failures, failure.example)
         blob = next((n.strip() for n in getattr(failure, "__notes__", []) if "reproduce_failure" in n), None)
         report.replay = _replay(target.name, options, replay_seed, blob)
     except HypothesisException as exc:  # e.g. unsatisfiable strategies: our error, said plainly

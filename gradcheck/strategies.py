@@ -32,6 +32,7 @@ from .specs import IGNORE_LABEL, SPECS, Spec
 LETTERS = "NTDHV"
 DEFAULT_BOUNDS: dict[str, tuple[int, int]] = {"N": (1, 3), "T": (1, 5), "D": (1, 4), "H": (1, 4), "V": (2, 6)}
 MASK_PATTERNS = ("none", "random", "all_but_one", "all")
+PRIMARY_MASK_PATTERNS = ("none", "random", "all_but_one")
 
 
 def _check_bounds(bounds: Mapping[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
@@ -98,14 +99,24 @@ def tokens_NT(N: int, T: int, V: int, *, pool: int | None = None) -> st.SearchSt
 
 
 def labels_NT(
-    N: int, T: int, V: int, *, ignore_label: int = IGNORE_LABEL, patterns: tuple[str, ...] = MASK_PATTERNS
+    N: int,
+    T: int,
+    V: int,
+    *,
+    ignore_label: int = IGNORE_LABEL,
+    patterns: tuple[str, ...] = MASK_PATTERNS,
+    min_counted: int = 0,
 ) -> st.SearchStrategy[np.ndarray]:
     """(N, T) labels in [0, V) with ignore_label at: no position, random positions,
-    all but one, or all (the pattern is drawn from `patterns`)."""
+    all but one, or all (the pattern is drawn from `patterns`). min_counted=1 keeps
+    at least one position counted (a random mask that ignores every position
+    counts its first one), as the primary examples of `examples` do."""
     _positive(N=N, T=T, V=V)
     unknown = set(patterns) - set(MASK_PATTERNS)
     if unknown or not patterns:
         raise ValueError(f"patterns must be a non-empty subset of {MASK_PATTERNS}; got {patterns!r}")
+    if min_counted not in (0, 1) or (min_counted and "all" in patterns):
+        raise ValueError(f"min_counted must be 0, or 1 with patterns that exclude 'all'; got {min_counted!r}")
 
     @st.composite
     def draw(data):
@@ -113,7 +124,10 @@ def labels_NT(
         pattern = data(st.sampled_from(patterns))
         random_mask = data(hnp.arrays(np.bool_, (N, T))) if pattern == "random" else None
         keep = data(st.integers(0, N * T - 1)) if pattern == "all_but_one" else 0
-        return np.where(mask_for(pattern, (N, T), random_mask, keep), ignore_label, labels)
+        ignored = mask_for(pattern, (N, T), random_mask, keep).copy()
+        if min_counted and ignored.all():
+            ignored.flat[0] = False
+        return np.where(ignored, ignore_label, labels)
 
     return draw()
 
@@ -172,7 +186,13 @@ def examples(
         tokens = data(tokens_NT(d["N"], d["T"] if "T" in d else 1, d["V"])) if "tokens" in kinds else None
         if tokens is not None and "T" not in spec.letters:
             tokens = tokens[:, 0]
-        labels = data(labels_NT(d["N"], d["T"], d["V"])) if "labels" in kinds else None
+        # Primary examples count at least one label: every label ignored is a probe
+        # of the mask check alone (a 0/0 loss there is a convention, one warning).
+        labels = (
+            data(labels_NT(d["N"], d["T"], d["V"], patterns=PRIMARY_MASK_PATTERNS, min_counted=1))
+            if "labels" in kinds
+            else None
+        )
         # Drawn whatever the labels, so an example with ignored labels takes as many
         # draws as one without, and shrinking can move freely between them.
         wants_onehot = data(st.booleans()) if labels is not None else False

@@ -10,46 +10,87 @@ from . import calling
 from .checks import Context, differing, grad_name
 from .compare import compare
 from .examples import Example, make_example, shape_of
-from .findings import Finding, from_comparison
+from .findings import Finding, from_comparison, pair
 from .specs import IGNORE_LABEL, SPECS
 
 
 def check_cell(ctx: Context) -> list[Finding]:
-    """A Time layer at T=1 equals its single-step cell on the same arrays."""
+    """A Time layer at T=1 equals the spec at T=1 and, when the target has one
+    that passes its own comparison with the spec, its single-step cell.
+
+    The cell is consulted only when it is right: a broken `Affine` in the same
+    file must not make a correct `TimeAffine` fail. Without a spec the cell is
+    the only reference (then it is trusted as given)."""
     spec = ctx.spec
     if spec.cell is None:
         return []
-    if ctx.cell_factory is None:
-        return [Finding("cell", "skip", f"no {spec.cell} class to compare with")]
+    if _gradients_failed(ctx):
+        return [Finding("cell", "skip", "skipped: see backward-jax (the layer is wrong at every T)")]
     cell = SPECS[spec.cell]
     dims = {**ctx.ex.dims, "T": 1}
     ex = make_example(spec, dims, ctx.ex.seed, ctx.ex.dtype)
     time_args = [*spec.params, *spec.inputs, *((spec.state,) if spec.state else ())]
     cell_args = [*cell.params, *cell.inputs]
     at0 = {c.name: _step0(t, ex.values[t.name]) for t, c in zip(time_args, cell_args, strict=True)}
-    cell_ex = Example(
-        cell.name, {k: v for k, v in dims.items() if k != "T"}, at0, _step0_out(spec, ex.dout), ex.seed, ex.dtype
-    )
+    # The cell's letters may name other dims (TimeAffine's H, V are Affine's D, H).
+    letter = {c_ax: t_ax for t, c in zip(time_args, cell_args, strict=True) for t_ax, c_ax in zip(
+        [a for a in t.axes if a != "T"], c.axes, strict=True)}
+    cell_dims = {c_ax: dims[t_ax] for c_ax, t_ax in letter.items()}
+    bucket = ctx.bucket or {}
+    cell_bucket = {c_ax: bucket.get(t_ax, cell_dims[c_ax]) for c_ax, t_ax in letter.items()}
+    cell_ex = Example(cell.name, cell_dims, at0, _step0_out(spec, ex.dout), ex.seed, ex.dtype)
     t_run = Context.run(_ctx_for(ctx, ex), calling.build(spec, ctx.factory, ex))
-    c_layer = calling.build(cell, ctx.cell_factory, cell_ex)
-    c_out = np.asarray(calling.forward(cell, c_layer, calling.inputs_for(cell, cell_ex), None), dtype=np.float64)
-    c_grads = calling.snapshot(calling.backward(cell, c_layer, cell_ex.dout))
-    findings = [
-        from_comparison(
-            "cell",
-            "out[t=0]",
-            cell.output_axes,
-            compare(_step0_out(spec, t_run.out), c_out, ctx.prec.analytic),
-            f"{cell.name}.forward",
+    t_grads = {
+        c.name: None if t_run.grads.get(t.name) is None else _step0(t, t_run.grads[t.name])
+        for t, c in zip(time_args, cell_args, strict=True)
+    }
+    t_out = _step0_out(spec, t_run.out)
+    refs: list[tuple[str, np.ndarray, dict]] = []  # (what, output, grads by cell arg name)
+    note = ""
+    if ctx.oracle is not None:
+        r = ctx.oracle(cell, at0, cell_ex.dout, cell_dims, cell_bucket)
+        refs.append((f"the spec of {cell.name}", r.out, r.grads))
+    if ctx.cell_factory is not None:
+        c_layer = calling.build(cell, ctx.cell_factory, cell_ex)
+        c_out = np.asarray(calling.forward(cell, c_layer, calling.inputs_for(cell, cell_ex), None), dtype=np.float64)
+        c_grads = calling.snapshot(calling.backward(cell, c_layer, cell_ex.dout))
+        broken = refs and _disagree(c_out, c_grads, refs[0][1], refs[0][2], ctx.prec.analytic)
+        if broken:
+            note = f"; the target's {cell.name} was not consulted: it differs from its spec ({broken})"
+        else:
+            refs.append((f"{cell.name}.forward/backward", c_out, c_grads))
+    if not refs:
+        return [Finding("cell", "skip", f"no spec and no {spec.cell} class to compare with")]
+    findings = []
+    for what, r_out, r_grads in refs:
+        findings.append(
+            from_comparison("cell", "out[t=0]", cell.output_axes, compare(t_out, r_out, ctx.prec.analytic), what)
         )
+        for t, c in zip(time_args, cell_args, strict=True):
+            got, want = t_grads.get(c.name), r_grads.get(c.name)
+            if not t.differentiable or got is None or want is None:
+                continue
+            cmp = compare(got, want, ctx.prec.analytic)
+            findings.append(from_comparison("cell", grad_name(spec, t.name), c.axes, cmp, f"{what} (d{c.name})"))
+        if any(f.status != "pass" for f in findings):
+            break  # against the spec first: the cell adds nothing to a layer already wrong at T=1
+    done = _one("cell", findings, f"T=1 equals {' and '.join(w for w, _, _ in refs)}{note}")
+    return done
+
+
+def _gradients_failed(ctx: Context) -> bool:
+    """Whether forward or backward already failed against the spec on this example."""
+    return ctx.gradient_failed
+
+
+def _disagree(out, grads, ref_out, ref_grads, rtol: float) -> str:
+    """Which of a cell's results differ from its spec's ('' if none)."""
+    bad = [] if compare(out, ref_out, rtol).ok else ["out"]
+    bad += [
+        "d" + k for k, g in ref_grads.items() if grads.get(k) is not None and not compare(grads[k], g, rtol).ok
     ]
-    for t, c in zip(time_args, cell_args, strict=True):
-        if not t.differentiable or t_run.grads.get(t.name) is None or c_grads.get(c.name) is None:
-            continue
-        # both are not None: checked just above
-        cmp = compare(_step0(t, t_run.grads[t.name]), cast(np.ndarray, c_grads[c.name]), ctx.prec.analytic)
-        findings.append(from_comparison("cell", grad_name(spec, t.name), c.axes, cmp, f"{cell.name}'s d{c.name}"))
-    return _one("cell", findings, f"T=1 equals {cell.name}")
+    bad += ["d" + k for k in ref_grads if grads.get(k) is None]
+    return ", ".join(bad)
 
 
 def _step0(arg, v):
@@ -92,21 +133,21 @@ def check_stateful(ctx: Context) -> list[Finding]:
     if ctx.oracle is None:
         return [Finding("stateful", "skip", "no spec to compare chunks with")]
     layer = ctx.fresh(stateful=True)
-    calling.guarded("reset_state", layer.reset_state)
+    calling.method(layer, "reset_state")
     N, H = ex.dims["N"], ex.dims["H"]
     h, pos, rng = np.zeros((N, H)), 0, np.random.default_rng(ex.seed + 3)
     values = ctx.values
     findings = []
     for i, step in enumerate(ex.plan):
         if step[0] == "reset":
-            calling.guarded("reset_state", layer.reset_state)
+            calling.method(layer, "reset_state")
             h = np.zeros((N, H))
             continue
         if step[0] == "set_state":
             if spec.kind == "model":
                 continue
             h = rng.uniform(-0.9, 0.9, size=(N, H)).astype(ex.dtype)
-            calling.guarded("set_state", layer.set_state, h.copy())
+            calling.method(layer, "set_state", h.copy())
             continue
         k = step[1]
         if k <= 0 or pos + k > ex.dims["T"]:
@@ -124,8 +165,13 @@ def check_stateful(ctx: Context) -> list[Finding]:
             inputs = calling.inputs_for(
                 spec, Example(spec.name, dims, chunk, dout, ex.seed, ex.dtype, onehot=True), chunk
             )
-        out = np.asarray(calling.guarded("forward", layer.forward, *inputs), dtype=np.float64)
+        out = np.asarray(calling.method(layer, "forward", *inputs), dtype=np.float64)
         grads = calling.snapshot(calling.backward(spec, layer, dout))
+        if "ts" in chunk and (chunk["ts"] == IGNORE_LABEL).all() and not np.isfinite(out).all():
+            # 0/0 for a chunk whose labels are all ignored: the convention the mask
+            # check names once; the state still carries on to the next chunk.
+            h = _final_state(spec, chunk, dims, ctx)
+            continue
         ref = ctx.oracle(spec, chunk, dout, dims, ctx.bucket)
         label = f"chunk {i + 1} (t={sl.start}..{sl.stop - 1})"
         c = _in_sequence(compare(out, ref.out, ctx.prec.analytic), spec.output_axes, sl.start)
@@ -194,18 +240,18 @@ def check_state_methods(ctx: Context) -> list[Finding]:
     def starts_from_zeros(check: str, stateful: bool, prepare, message: str) -> list[Finding]:
         layer = ctx.fresh(stateful=stateful)
         prepare(layer)
-        out = calling.guarded("forward", layer.forward, *[x.copy() for x in inputs])
+        out = calling.method(layer, "forward", *[x.copy() for x in inputs])
         c = compare(out, zeros_ref, ctx.prec.analytic)
         return [] if c.ok else [Finding(check, "fail", f"{message} ({c.ratio:.3g}x the tolerance)")]
 
     def run_then_reset(layer) -> None:
         calling.forward(spec, layer, [x.copy() for x in inputs], ctx.state)
-        calling.guarded("reset_state", layer.reset_state)
+        calling.method(layer, "reset_state")
 
     def run_then_set_state(layer) -> None:
-        calling.guarded("forward", layer.forward, *[x.copy() for x in inputs])
+        calling.method(layer, "forward", *[x.copy() for x in inputs])
         if ctx.state is not None:
-            calling.guarded("set_state", layer.set_state, ctx.state.copy())
+            calling.method(layer, "set_state", ctx.state.copy())
 
     findings = starts_from_zeros(
         "state-reset", True, run_then_reset, "after reset_state() forward does not start from zeros"
@@ -224,8 +270,8 @@ def _model_reset(ctx: Context) -> list[Finding]:
     assert ctx.ref is not None  # check_state_methods, the only caller, returns early without it
     layer = ctx.fresh()
     calling.forward(ctx.spec, layer, [x.copy() for x in ctx.inputs], None)  # resets, then runs
-    calling.guarded("reset_state", layer.reset_state)
-    out = calling.guarded("forward", layer.forward, *[x.copy() for x in ctx.inputs])
+    calling.method(layer, "reset_state")
+    out = calling.method(layer, "forward", *[x.copy() for x in ctx.inputs])
     c = compare(out, ctx.ref.out, ctx.prec.analytic)
     if not c.ok:
         return [
@@ -233,7 +279,7 @@ def _model_reset(ctx: Context) -> list[Finding]:
                 "state-reset",
                 "fail",
                 "after forward and reset_state(), the next forward does not start from "
-                f"zeros: loss {float(np.asarray(out)):.6g}, expected {float(ctx.ref.out):.6g}",
+                "zeros: loss {1}, expected {0}".format(*pair(float(ctx.ref.out), float(np.asarray(out)))),
             )
         ]
     return [Finding("state-reset", "pass", "reset_state starts the next forward from zeros")]
@@ -267,24 +313,14 @@ def check_mask(ctx: Context) -> list[Finding]:
                 Finding(
                     "mask",
                     "fail",
-                    f"changing logits at ignored positions changes the loss ({float(ctx.out):.6g} -> {float(loss2):.6g})",
+                    "changing logits at ignored positions changes the loss ({} -> {})".format(
+                        *pair(float(ctx.out), float(loss2))
+                    ),
                 )
             )
     if spec.kind == "loss" and ignored.any() and hasattr(ctx.layer, "ignore_label"):
         findings += _other_ignore_label(ctx, ignored)
-    all_ign = np.full_like(ts, IGNORE_LABEL)
-    values = {**ctx.values, "ts": all_ign}
-    inputs = [values[a.name].copy() for a in spec.inputs]
-    layer = ctx.fresh()
-    loss = np.asarray(calling.forward(spec, layer, inputs, None), dtype=np.float64)
-    grads = calling.snapshot(calling.backward(spec, layer, calling.copied(ex.dout)))
-    nonzero = [
-        grad_name(spec, k) for k, g in grads.items() if g is not None and not (np.isfinite(g).all() and (g == 0).all())
-    ]
-    problems = [] if np.isfinite(loss) and loss == 0 else [f"the loss is {float(loss):.6g}"]
-    problems += [f"{name} is non-zero or non-finite" for name in nonzero]
-    if problems:
-        findings.append(Finding("mask", "fail", f"with every position ignored {' and '.join(problems)} (should be 0)"))
+    findings += _all_ignored(ctx)
     if not ignored.any() and not ex.onehot:
         sub = Example(spec.name, ex.dims, ctx.values, ex.dout, ex.seed, ex.dtype, onehot=True)
         r = Context.run(_ctx_for(ctx, sub), ctx.fresh(), inputs=calling.inputs_for(spec, sub, ctx.values))
@@ -297,8 +333,47 @@ def check_mask(ctx: Context) -> list[Finding]:
     return findings or [Finding("mask", "pass", "ignore_label masked; all-ignored gives 0; one-hot same as ints")]
 
 
-# PyTorch's default: a label that no vocabulary index can take.
-OTHER_IGNORE_LABEL = -100
+def _all_ignored(ctx: Context) -> list[Finding]:
+    """Every label ignored: rnnref gives loss 0 and zero gradients. Loss 0/0 = NaN
+    (NaN gradients with it) is the book's and PyTorch's mean over no positions: a
+    convention, one warning; anything else finite and non-zero is wrong."""
+    spec, ex = ctx.spec, ctx.ex
+    values = {**ctx.values, "ts": np.full_like(ctx.values["ts"], IGNORE_LABEL)}
+    inputs = [values[a.name].copy() for a in spec.inputs]
+    layer = ctx.fresh()
+    loss = np.asarray(calling.forward(spec, layer, inputs, None), dtype=np.float64)
+    grads = calling.snapshot(calling.backward(spec, layer, calling.copied(ex.dout)))
+    finite_nonzero = [
+        grad_name(spec, k) for k, g in grads.items() if g is not None and np.isfinite(g).all() and (g != 0).any()
+    ]
+    non_finite = [grad_name(spec, k) for k, g in grads.items() if g is not None and not np.isfinite(g).all()]
+    shown = Example(spec.name, ex.dims, values, ex.dout, ex.seed, ex.dtype)
+    if np.isnan(loss).all() and not finite_nonzero:
+        return [
+            Finding(
+                "mask",
+                "warn",
+                "with every position ignored the loss is 0/0 = nan"
+                + (f" (and {', '.join(non_finite)} non-finite)" if non_finite else "")
+                + ": the book's and PyTorch's convention; rnnref returns 0 with zero gradients",
+                example=shown,
+            )
+        ]
+    problems = [] if np.isfinite(loss).all() and (loss == 0).all() else [f"the loss is {float(loss):.6g}"]
+    problems += [f"{name} is non-zero" for name in finite_nonzero] + [f"{name} is non-finite" for name in non_finite]
+    if problems:
+        return [
+            Finding(
+                "mask", "fail", f"with every position ignored {' and '.join(problems)} (should be 0)", example=shown
+            )
+        ]
+    return []
+
+
+# Not -1, so a hard-coded -1 shows; and not PyTorch's -100: code like the book's
+# indexes the softmax with the label before masking, which NumPy wraps for labels
+# in [-V, 0) (V >= 2 here) but not for -100, a crash that is no wrong gradient.
+OTHER_IGNORE_LABEL = -2
 
 
 def _other_ignore_label(ctx: Context, ignored: np.ndarray) -> list[Finding]:
@@ -315,7 +390,7 @@ def _other_ignore_label(ctx: Context, ignored: np.ndarray) -> list[Finding]:
             "mask",
             "fail",
             f"with ignore_label = {OTHER_IGNORE_LABEL} and those labels, the loss is "
-            f"{float(np.asarray(loss)):.6g}, not {float(ctx.out):.6g}: is the ignore label hard-coded?",
+            "{1}, not {0}: is the ignore label hard-coded?".format(*pair(float(ctx.out), float(np.asarray(loss)))),
         )
     ]
 

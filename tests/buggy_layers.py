@@ -320,6 +320,65 @@ class TimeAffineNoBias(rnnref.TimeAffine):
         return (xs.reshape(N * T, D) @ W).reshape(N, T, -1)  # BUG: + b
 
 
+class TimeAffineNoBiasAtT1(rnnref.TimeAffine):
+    """Right for T > 1; a special path for one time step forgets b."""
+
+    def forward(self, xs):
+        W, _ = self.params
+        N, T, D = xs.shape
+        if T > 1:
+            return super().forward(xs)
+        self.x = xs
+        return (xs[:, 0] @ W)[:, None]  # BUG: + b
+
+
+class TimeRNNZeroStateAtT1(rnnref.TimeRNN):
+    """Right for T > 1; with one time step, .dh is left at zeros."""
+
+    def backward(self, dhs):
+        dxs = super().backward(dhs)
+        if dhs.shape[1] == 1:
+            self.dh = np.zeros_like(self.dh)  # BUG
+        return dxs
+
+
+class TimeEmbeddingBuiltOnce(rnnref.TimeEmbedding):
+    """Builds its per-step Embedding layers on the first forward only, for that
+    call's T: a longer sequence through the same instance raises IndexError."""
+
+    def forward(self, xs):
+        N, T = xs.shape
+        W = self.params[0]
+        if getattr(self, "steps", None) is None:
+            self.steps = [rnnref.Embedding(W) for _ in range(T)]  # BUG: built once
+        out = np.empty((N, T, W.shape[1]), dtype=W.dtype)
+        for t in range(T):
+            out[:, t] = self.steps[t].forward(xs[:, t])
+        self.idx = xs
+        return out
+
+
+class TimeRNNBuiltOnce(rnnref.TimeRNN):
+    """Keeps the per-step RNN layers of its first forward and reuses them when
+    there are enough (a shorter sequence silently runs the first T's cells,
+    whose caches it refreshes only up to the new T; a longer one grows them)."""
+
+    def forward(self, xs):
+        Wx, Wh, b = self.params
+        N, T, _ = xs.shape
+        H = Wh.shape[0]
+        if getattr(self, "kept", None) is None or len(self.kept) < T:
+            self.kept = [rnnref.RNN(Wx, Wh, b) for _ in range(T)]
+        self.layers = self.kept  # BUG: a shorter T backpropagates through stale steps too
+        h = np.zeros((N, H), dtype=Wx.dtype) if not self.stateful or self.h is None else self.h
+        hs = np.empty((N, T, H), dtype=Wx.dtype)
+        for t in range(T):
+            h = self.layers[t].forward(xs[:, t], h)
+            hs[:, t] = h
+        self.h, self._batch = h, N
+        return hs
+
+
 class TimeSoftmaxWithLossNoMask(rnnref.TimeSoftmaxWithLoss):
     """ignore_label is not masked: ignored positions count as class 0."""
 
@@ -395,6 +454,16 @@ class TimeSoftmaxWithLossNaNWhenAllIgnored(rnnref.TimeSoftmaxWithLoss):
         ts_, logp, mask, count = self.cache
         if count == 0:
             return np.asarray(np.float64(0.0) / np.float64(count), dtype=xs.dtype)  # BUG: 0/0
+        return loss
+
+
+class TimeSoftmaxWithLossHalfWhenAllIgnored(rnnref.TimeSoftmaxWithLoss):
+    """With every position ignored the loss is a finite non-zero number."""
+
+    def forward(self, xs, ts):
+        loss = super().forward(xs, ts)
+        if self.cache[3] == 0:
+            return np.asarray(0.5, dtype=xs.dtype)  # BUG: should be 0
         return loss
 
 

@@ -98,16 +98,20 @@ CASES = [
     Case("linear-in-dout", B.TimeSoftmaxWithLossIgnoresDout, "TimeSoftmaxWithLoss"),
     Case("linear-in-dout", B.AffineIgnoresDout, "Affine"),
     Case("linear-in-dout", B.SimpleRnnlmIgnoresDout, "SimpleRnnlm"),
-    Case("cell", B.TimeAffineNoBias, "TimeAffine", tensors={"out[t=0]"}),
-    Case("cell", B.TimeRNNNoDh, "TimeRNN", tensors={"dh"}),
-    Case("cell", rnnref.TimeRNN, "TimeRNN", kw={"cell": B.RNNNoBias}, cell_bug=True),
+    Case("cell", B.TimeAffineNoBiasAtT1, "TimeAffine", tensors={"out[t=0]"}),
+    Case("cell", B.TimeRNNZeroStateAtT1, "TimeRNN", tensors={"dh"}),
+    # Without a spec the target's own cell is the only reference, trusted as given.
+    Case("cell", rnnref.TimeRNN, "TimeRNN", kw={"cell": B.RNNNoBias, "use_spec": False}, cell_bug=True),
+    Case("reuse", B.TimeEmbeddingBuiltOnce, "TimeEmbedding"),
+    Case("reuse", B.TimeRNNBuiltOnce, "TimeRNN"),
     Case("stateful", B.TimeRNNNoCarry, "TimeRNN"),
     Case("stateful", B.TimeRNNGradsOverwritten, "TimeRNN"),
     Case("stateful", B.SimpleRnnlmNotStateful, "SimpleRnnlm"),
     Case("state-reset", B.TimeRNNResetBroken, "TimeRNN"),
     Case("non-stateful", B.TimeRNNAlwaysStateful, "TimeRNN"),
     Case("mask", B.TimeSoftmaxWithLossNoMask, "TimeSoftmaxWithLoss", kw={"example": B.labels_example()}),
-    Case("mask", B.TimeSoftmaxWithLossNaNWhenAllIgnored, "TimeSoftmaxWithLoss"),
+    Case("mask", B.TimeSoftmaxWithLossNaNWhenAllIgnored, "TimeSoftmaxWithLoss", status="warn"),
+    Case("mask", B.TimeSoftmaxWithLossHalfWhenAllIgnored, "TimeSoftmaxWithLoss"),
     Case("extreme", B.TimeSoftmaxWithLossNaive, "TimeSoftmaxWithLoss", status="warn"),
     Case("crash", B.RNNForwardRaises, "RNN"),
     Case("crash", B.RNNMissingTransposeRaises, "RNN"),
@@ -244,9 +248,19 @@ def test_mask_names_the_ignored_position():
     assert "dxs" in msgs
 
 
-def test_mask_all_ignored_nan_is_named():
+def test_mask_all_ignored_nan_is_one_named_warning():
     lr = B.run(B.TimeSoftmaxWithLossNaNWhenAllIgnored, "TimeSoftmaxWithLoss")
-    assert "nan" in lr.checks["mask"].message and "should be 0" in lr.checks["mask"].message
+    assert lr.status == "warn"
+    assert [c.check for c in lr.checks.values() if c.status != "pass"] == ["mask"]
+    assert "nan" in lr.checks["mask"].message and "convention" in lr.checks["mask"].message
+    (warning,) = lr.warnings
+    assert "ts (2, 3): [[-1 -1 -1]" in warning.example.describe()  # the all-ignored example is the one shown
+
+
+def test_mask_all_ignored_finite_nonzero_loss_fails():
+    lr = B.run(B.TimeSoftmaxWithLossHalfWhenAllIgnored, "TimeSoftmaxWithLoss")
+    assert lr.checks["mask"].status == "fail"
+    assert "the loss is 0.5" in lr.checks["mask"].message and "should be 0" in lr.checks["mask"].message
 
 
 def test_extreme_warning_points_at_log_sum_exp():

@@ -113,9 +113,16 @@ def test_state_reset_messages():
     assert "stateful=False" in msg and "zeros" in msg
 
 
-def test_cell_message_names_the_cell():
-    lr = B.run(B.TimeAffineNoBias, "TimeAffine", cell=rnnref.Affine)
-    assert lr.checks["cell"].message.startswith("out[t=0] differs from Affine.forward")
+def test_cell_message_names_the_reference():
+    lr = B.run(B.TimeAffineNoBiasAtT1, "TimeAffine", cell=rnnref.Affine)
+    assert lr.checks["cell"].message.startswith("out[t=0] differs from the spec of Affine")
+    lr = B.run(rnnref.TimeAffine, "TimeAffine", cell=rnnref.Affine)
+    assert lr.checks["cell"].status == "pass"
+
+
+def test_cell_without_spec_names_the_cell_class():
+    lr = B.run(rnnref.TimeRNN, "TimeRNN", cell=B.RNNNoBias, use_spec=False)
+    assert lr.checks["cell"].message.startswith("out[t=0] differs from RNN.forward/backward")
 
 
 def test_linear_in_dout_message():

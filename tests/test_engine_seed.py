@@ -123,10 +123,11 @@ def test_seed_softmax_loss_is_not_repeatable():
 
 def test_seed_softmax_loss_other_findings():
     """Beyond the cache bug, the notebook's loss divides by mask.sum() even when it is 0
-    (all ignored: NaN, a failure) and takes log(softmax) (logits of +-1e4: log 0)."""
+    (all ignored: 0/0 = NaN, the book's convention: a warning) and takes log(softmax)
+    (logits of +-1e4: log 0, a warning)."""
     lr = B.run(seed.TimeSoftmaxWithLoss, "TimeSoftmaxWithLoss")
-    assert lr.status == "fail"
-    assert lr.checks["mask"].status == "fail"
+    assert lr.status == "warn"
+    assert lr.checks["mask"].status == "warn"
     assert "nan" in lr.checks["mask"].message
     assert lr.checks["extreme"].status == "warn"
 
