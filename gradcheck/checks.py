@@ -334,7 +334,8 @@ def verdict(ctx: Context, findings: list[Finding]) -> list[Finding]:
     """Layer vs JAX vs finite differences, per tensor, into one of three verdicts."""
     fwd_ok = all(f.status != "fail" for f in findings if f.check == "forward")
     by = {(f.check, f.tensor): f for f in findings}
-    out = []
+    out: list[Finding] = []
+    agree: list[str] = []  # gradients wrong only because they follow a wrong forward
     for arg in ctx.spec.grad_args:
         name = grad_name(ctx.spec, arg.name)
         jx, fd = by.get(("backward-jax", name)), by.get(("backward-fd", name))
@@ -344,18 +345,41 @@ def verdict(ctx: Context, findings: list[Finding]) -> list[Finding]:
         v = _decide(fwd_ok, jax_ok, fd_ok)
         if v is None:
             continue
+        if v == FORWARD_WRONG:
+            agree.append(name)
+            continue
         status: Status = "warn" if v == FD_DISAGREES else "fail"
         out.append(Finding("verdict", status, f"{name}: {v}", tensor=name, verdict=v))
-    if not fwd_ok and not out:
-        out.append(
+    if not fwd_ok:
+        # One finding for the forward: the gradients that differ from JAX's only
+        # because they follow this forward are its consequence, not bugs of their own.
+        which = f" for {', '.join(agree)}" if agree else ""
+        out.insert(
+            0,
             Finding(
                 "verdict",
                 "fail",
-                f"out: {FORWARD_WRONG} (the backward agrees with its own forward)",
+                f"out: {FORWARD_WRONG} (the backward agrees with its own forward{which})",
+                tensor="out",
                 verdict=FORWARD_WRONG,
-            )
+            ),
         )
     return out or [Finding("verdict", "pass", "layer, JAX and finite differences agree")]
+
+
+def explained_by_forward(findings: list[Finding]) -> list[Finding]:
+    """backward-jax failures of the gradients that the verdict found consistent with
+    a wrong forward become "skipped: see verdict" (one root cause, one finding)."""
+    head = next((f for f in findings if f.check == "verdict" and f.verdict == FORWARD_WRONG), None)
+    if head is None:
+        return findings
+    agree = set(head.message.partition(" for ")[2].rstrip(")").split(", ")) if " for " in head.message else set()
+    return [
+        Finding("backward-jax", "skip", f"{f.tensor}: skipped, see verdict (forward wrong)", tensor=f.tensor)
+        if f.check == "backward-jax" and f.status == "fail" and f.tensor in agree
+        else f
+        for f in findings
+    ]
 
 
 def _decide(fwd_ok: bool, jax_ok: bool | None, fd_ok: bool | None) -> str | None:

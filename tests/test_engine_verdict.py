@@ -15,8 +15,18 @@ from gradcheck.engine import check_layer
 
 
 def verdicts(lr) -> dict[str, str]:
-    """tensor -> verdict, from the failing verdict findings."""
-    return {f.tensor: f.verdict for f in lr.failures if f.check == "verdict" and f.tensor is not None}
+    """tensor -> verdict, from the failing verdict findings. The forward's one
+    finding names the gradients that follow that wrong forward ("... for dWx, db")."""
+    out = {}
+    for f in lr.failures:
+        if f.check != "verdict":
+            continue
+        if f.verdict == FORWARD_WRONG:
+            named = f.message.partition(" for ")[2].rstrip(")")
+            out.update(dict.fromkeys(named.split(", ") if named else [], FORWARD_WRONG))
+        elif f.tensor is not None:
+            out[f.tensor] = f.verdict
+    return out
 
 
 # --- backward wrong -------------------------------------------------------------------------
@@ -53,9 +63,10 @@ def test_affine_2b_is_forward_wrong_not_backward_wrong():
     assert lr.status == "fail"
     assert lr.checks["forward"].status == "fail"
     assert lr.checks["backward-fd"].status == "pass"
-    assert B.bad_tensors(lr, "backward-jax") == {"db"}
+    assert lr.checks["backward-jax"].status == "pass"  # db follows the wrong forward: the verdict says so
+    assert not B.bad_tensors(lr, "backward-jax")
     assert verdicts(lr) == {"db": FORWARD_WRONG}
-    assert lr.checks["verdict"].message == f"db: {FORWARD_WRONG}"
+    assert lr.checks["verdict"].message == f"out: {FORWARD_WRONG} (the backward agrees with its own forward for db)"
 
 
 def test_loss_dividing_by_NT_is_forward_wrong():
@@ -72,7 +83,8 @@ def test_missing_bias_is_headlined_forward_wrong():
     assert {k: v[k] for k in ("dWx", "dWh", "dx", "dh_prev")} == dict.fromkeys(
         ("dWx", "dWh", "dx", "dh_prev"), FORWARD_WRONG
     )
-    assert lr.checks["verdict"].message.endswith(FORWARD_WRONG)
+    assert lr.checks["verdict"].message.startswith(f"out: {FORWARD_WRONG}")
+    assert [f.check for f in lr.failures].count("verdict") == 2  # the forward, and db (below)
 
 
 def test_forward_wrong_without_gradients_to_blame():
