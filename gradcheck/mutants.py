@@ -71,12 +71,13 @@ class Mutant:
     description: str
     expect: str = "fail"
     cls: type | None = field(default=None, repr=False, compare=False)
+    replaces: str | None = None  # the book name it takes, for a class that derives from none
 
     def apply(self) -> dict[str, type]:
         """reference() with this mutant's class in place of the one it derives from."""
         ns = reference()
         cls = cast(type, self.cls)  # set by @mutant, which builds every Mutant of the catalogue
-        key = next(k for k, c in ns.items() if issubclass(cls, c))
+        key = self.replaces or next(k for k, c in ns.items() if issubclass(cls, c))
         ns[key] = cls
         return ns
 
@@ -84,11 +85,13 @@ class Mutant:
 _CATALOGUE: list[Mutant] = []
 
 
-def mutant(name: str, family: str, layers: tuple[str, ...], description: str, expect: str = "fail"):
+def mutant(
+    name: str, family: str, layers: tuple[str, ...], description: str, expect: str = "fail", replaces: str | None = None
+):
     """Register the decorated class as a mutant."""
 
     def register(cls: type) -> type:
-        _CATALOGUE.append(Mutant(name, family, tuple(layers), description, expect, cls=cls))
+        _CATALOGUE.append(Mutant(name, family, tuple(layers), description, expect, cls=cls, replaces=replaces))
         return cls
 
     return register
@@ -1285,6 +1288,147 @@ class ModelDoutIgnored(SimpleRnnlm64):
 class ModelResetBroken(SimpleRnnlm64):
     def reset_state(self):
         self.rnn_layer.dh = None  # BUG: self.rnn_layer.reset_state()
+
+
+
+
+# --- families seen in real re-implementations (issue 9) -------------------------------------
+# ("+ b missing in forward only", also seen there, is rnn-/affine-/time-affine-forward-no-bias above.)
+
+
+@mutant(
+    "time-embedding-built-once",
+    "per-step layers built once",
+    ("TimeEmbedding",),
+    "the per-step Embedding layers are built on the first forward, for that call's T",
+)
+class TimeEmbeddingBuiltOnce(rnnref.TimeEmbedding):
+    def forward(self, xs):
+        (W,) = self.params
+        xs = int_array("xs", xs, ("N", "T"))
+        check_token_range("xs", xs, W.shape[0])
+        self.idx = xs.copy()
+        if getattr(self, "_steps", None) is None:  # BUG: built once, for the first T
+            self._steps = [rnnref.Embedding(W) for _ in range(xs.shape[1])]
+        return np.stack([self._steps[t].forward(xs[:, t]) for t in range(xs.shape[1])], axis=1)
+
+
+@mutant(
+    "time-rnn-layers-built-once",
+    "per-step layers built once",
+    ("TimeRNN",),
+    "the per-step RNN layers of the first forward are kept and reused by later calls",
+)
+class TimeRNNLayersBuiltOnce(rnnref.TimeRNN):
+    def forward(self, xs):
+        Wx, Wh, b = self.params
+        (D, H), dtype = Wx.shape, Wx.dtype
+        xs = float_array("xs", xs, ("N", "T", D))
+        N, T, _ = xs.shape
+        if not self.stateful or self.h is None:
+            h = np.zeros((N, H), dtype=dtype)
+        else:
+            h = self.h
+        if self.layers is None or len(self.layers) < T:  # BUG: a shorter T keeps the old, longer list
+            self.layers = [RNN(Wx, Wh, b) for _ in range(T)]
+        hs = np.empty((N, T, H), dtype=dtype)
+        for t in range(T):
+            h = self.layers[t].forward(xs[:, t, :], h)
+            hs[:, t, :] = h
+        self.h, self._batch = h, N
+        return hs
+
+
+@mutant(
+    "loss-softmax-exp-in-place",
+    "logits mutated by softmax",
+    ("TimeSoftmaxWithLoss",),
+    "softmax computed into the caller's xs (exp(x, out=x)); the loss itself is right",
+)
+class LossSoftmaxExpInPlace(rnnref.TimeSoftmaxWithLoss):
+    def forward(self, xs, ts):
+        xs = float_array("xs", xs, ("N", "T", "V"))
+        N, T, V = xs.shape
+        ts = np.asarray(ts)
+        if ts.ndim == 3:
+            ts = ts.argmax(axis=2)
+        ts = int_array("ts", ts, (N, T))
+        mask = ts != self.ignore_label
+        _check_labels(ts, mask, V, self.ignore_label)
+        logp = log_softmax(xs)
+        np.exp(xs - xs.max(axis=2, keepdims=True), out=xs)  # BUG: the probabilities overwrite the logits
+        picked = np.take_along_axis(logp, np.where(mask, ts, 0)[..., None], axis=2)[..., 0]
+        count = int(mask.sum())
+        loss = -np.sum(picked, where=mask) / count if count else 0.0
+        self.cache = (np.where(mask, ts, 0), logp, mask, count)
+        return np.asarray(loss, dtype=xs.dtype)
+
+
+@mutant(
+    "time-rnn-weight-grads-never-written",
+    "weight gradients never accumulated",
+    ("TimeRNN",),
+    "the per-step weight gradients are summed into a local list that never reaches self.grads",
+)
+class TimeRNNWeightGradsNeverWritten(rnnref.TimeRNN):
+    def backward(self, dhs):
+        Wx = self.params[0]
+        (D, H), T = Wx.shape, len(self.layers)
+        N = self._batch
+        dhs = float_array("dhs", dhs, (N, T, H)).astype(Wx.dtype, copy=False)
+        dxs = np.empty((N, T, D), dtype=Wx.dtype)
+        dh = np.zeros((N, H), dtype=Wx.dtype)
+        grads = [np.zeros_like(g) for g in self.grads]  # BUG: a local list; self.grads stay zero
+        for t in reversed(range(T)):
+            dx, dh = self.layers[t].backward(dhs[:, t, :] + dh)
+            dxs[:, t, :] = dx
+            for i, g in enumerate(self.layers[t].grads):
+                grads[i] += g
+        self.dh = dh
+        return dxs
+
+
+@mutant(
+    "time-rnn-dh-other-name",
+    "state gradient under another name",
+    ("TimeRNN",),
+    "the gradient w.r.t. the initial state is stored as .dhidden, so .dh stays None",
+)
+class TimeRNNDhOtherName(rnnref.TimeRNN):
+    def backward(self, dhs):
+        dxs = super().backward(dhs)
+        self.dhidden, self.dh = self.dh, None  # BUG: the book (and the trainer's stateful use) read .dh
+        return dxs
+
+
+@mutant(
+    "rnn-redefined-without-backward",
+    "a second class definition shadowing the first",
+    ("RNN",),
+    "a later cell redefines RNN to try a new forward and never defines backward",
+    replaces="RNN",
+)
+class RNNRedefinedWithoutBackward:
+    def __init__(self, Wx, Wh, b):
+        self.params = [Wx, Wh, b]
+        self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+
+    def forward(self, x, h_prev):  # BUG: the class that wins has no backward
+        Wx, Wh, b = self.params
+        return np.tanh(h_prev @ Wh + x @ Wx + b)
+
+
+@mutant(
+    "time-affine-init-misspelled",
+    "a second class definition shadowing the first",
+    ("TimeAffine",),
+    "the redefinition misspells __init__ as __init, so the constructor takes no arrays",
+    replaces="TimeAffine",
+)
+class TimeAffineInitMisspelled:
+    def __init(self, W, b):  # BUG: __init, not __init__ (never called)
+        self.params = [W, b]
+        self.grads = [np.zeros_like(W), np.zeros_like(b)]
 
 
 CATALOGUE: tuple[Mutant, ...] = tuple(_CATALOGUE)

@@ -72,7 +72,8 @@ def test_mutant_replaces_one_reference_class_with_a_marked_subclass(mutant: Muta
     ref, ns = reference(), mutant.apply()
     changed = [k for k in ref if ns[k] is not ref[k]]
     assert len(changed) == 1
-    assert issubclass(ns[changed[0]], ref[changed[0]])
+    # a subclass, or a redefinition under the book's name that shadows the class
+    assert issubclass(ns[changed[0]], ref[changed[0]]) or mutant.replaces == changed[0]
     assert "# BUG:" in inspect.getsource(mutant.cls)
     assert mutant.layers and all(name in SPECS for name in mutant.layers)
     assert mutant.expect in ("fail", "warn")
