@@ -168,7 +168,8 @@ def check_linear_in_dout(ctx: Context) -> list[Finding]:
 
 def check_reuse(ctx: Context) -> list[Finding]:
     """One instance, many examples: after the primary example, the same instance
-    runs a longer example (N+1, T+2) and a shorter one (T-1); each must give what a
+    runs a longer example (T+1) and a shorter one (T-1), each with another N; each
+    must give what a
     fresh instance gives. A different output (or a crash) there means state kept
     from the first call, e.g. per-step layers built once for the first T ("reuse");
     equal outputs but different gradients mean grads accumulated across calls
@@ -229,17 +230,20 @@ def check_reuse(ctx: Context) -> list[Finding]:
 
 
 def other_shapes(ctx: Context) -> list[Example]:
-    """Examples with the primary's parameters but another N and T: longer (N+1,
-    T+2), then shorter (T-1, or N-1 for a layer without a time axis)."""
+    """Examples with the primary's parameters but another batch size and length:
+    one step longer than the primary (what a layer built for the first T cannot
+    run), then shorter. The batch is 1 (2 when the primary's is 1) so that a
+    PTB-size example pays for a thin slice, not a second full pass."""
     dims = ctx.ex.dims
-    longer = {**dims, "N": dims["N"] + 1, **({"T": dims["T"] + 2} if "T" in dims else {})}
-    shorter = dict(dims)
-    if "T" in dims and dims["T"] > 1:
-        shorter["T"] = dims["T"] - 1
-    elif dims["N"] > 1:
-        shorter["N"] = dims["N"] - 1
+    n = 1 if dims["N"] > 1 else 2
+    if "T" in dims:
+        shapes = [{**dims, "N": n, "T": dims["T"] + 1}]
+        if dims["T"] > 1:
+            shapes.append({**dims, "N": n, "T": dims["T"] - 1})
+    else:
+        shapes = [{**dims, "N": dims["N"] + 1}, {**dims, "N": n}] if dims["N"] > 1 else [{**dims, "N": 2}]
     out = []
-    for i, d in enumerate([longer, shorter] if shorter != dims else [longer]):
+    for i, d in enumerate(shapes):
         ex = make_example(ctx.spec, d, ctx.ex.seed + 7919 * (i + 1), ctx.ex.dtype, onehot=ctx.ex.onehot)
         for arg in ctx.spec.params:  # the instance holds the primary's parameters
             ex.values[arg.name] = ctx.values[arg.name]

@@ -171,3 +171,29 @@ def test_seed_simple_rnnlm_parmas_fixed_crashes_on_dype():
     assert list(lr.checks) == ["crash"]
     msg = lr.checks["crash"].message
     assert msg.startswith("forward raised TypeError") and "dype" in msg
+
+
+# --- the whole notebook, as `gradcheck check` runs it ---------------------------------------
+
+
+def test_seed_notebook_fails_exactly_rnn_time_rnn_and_the_model():
+    """RNN (no bias), TimeRNN (crashes) and SimpleRnnlm (crashes) fail; the loss only
+    warns (its backward edits its cache; 0/0 with every label ignored; log(0) on
+    logits of 1e4; a float64 loss for float32 logits); the rest pass."""
+    from gradcheck.runner import RunOptions, run, targets_in
+    from gradcheck.specs import SPECS
+
+    names = [n for n in SPECS if isinstance(getattr(seed, n, None), type)]
+    report = run(targets_in(vars(seed), names), RunOptions(profile="ci", max_examples=10))
+    assert {r.name: r.status for r in report.layers} == {
+        "RNN": "fail",
+        "TimeEmbedding": "pass",
+        "TimeRNN": "fail",
+        "TimeAffine": "pass",
+        "TimeSoftmaxWithLoss": "warn",
+        "SimpleRnnlm": "fail",
+    }
+    loss = report.layer("TimeSoftmaxWithLoss")
+    assert {c.check for c in loss.checks.values() if c.status != "pass"} == {"repeatable", "mask", "extreme", "dtype"}
+    assert [f.check for f in report.layer("TimeRNN").failures] == ["crash"]
+    assert [f.check for f in report.layer("SimpleRnnlm").failures] == ["crash"]
