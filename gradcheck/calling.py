@@ -7,6 +7,8 @@ that raised, never a traceback from gradcheck.
 
 from __future__ import annotations
 
+import site
+import sysconfig
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +21,10 @@ from .examples import Example, onehot_labels
 from .specs import Spec
 
 _OWN_DIR = str(Path(__file__).resolve().parent)
+# Where installed libraries and the standard library live (never the user's code).
+_LIBRARY_DIRS = tuple(
+    {str(Path(p).resolve()) for p in (*site.getsitepackages(), site.getusersitepackages(), sysconfig.get_paths()["stdlib"])}
+)
 
 
 class LayerError(Exception):
@@ -35,8 +41,12 @@ class LayerError(Exception):
 
 
 def _their_frame(exc: BaseException) -> str:
-    """file:line of the innermost frame outside gradcheck (the checked code's line)."""
+    """file:line of the innermost frame of the checked code: outside gradcheck and,
+    when there is one, outside installed libraries (an AttributeError that NumPy's
+    module __getattr__ raises for `np.grads` belongs to the user's line)."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_OWN_DIR)]
+    theirs = [f for f in frames if not f.filename.startswith(_LIBRARY_DIRS)]
+    frames = theirs or frames
     if not frames:
         return ""
     f = frames[-1]
@@ -86,10 +96,11 @@ class Run:
     grads: dict[str, np.ndarray | None]  # by spec arg name: params, returned input grads, state
 
 
-def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True) -> Layer:
+def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True, exact: bool = False) -> Layer:
     """Construct the layer the way the book does and give it the example's params.
 
-    Layers take their arrays (copies, so ours stay pristine); models are built
+    Layers take their arrays (copies, so ours stay pristine); a stateful layer
+    without set_state() is built with stateful=False unless `exact`; models are built
     from dims (V, D, H) and the example's values are written into their params in
     place, cast to the dtype the model chose.
     """
@@ -108,7 +119,12 @@ def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True) -
             p[...] = v
         return layer
     if spec.state is not None:
-        return guarded("constructor", factory, *params, stateful=stateful)
+        layer = guarded("constructor", factory, *params, stateful=stateful)
+        if stateful and not exact and not has(layer, "set_state"):
+            # No way to give it a state: stateful=False, so every forward starts from
+            # zeros (the checks then run from zeros; `stateful` names the gap).
+            layer = guarded("constructor", factory, *params, stateful=False)
+        return layer
     return guarded("constructor", factory, *params)
 
 
@@ -142,7 +158,7 @@ def forward(
     """Run forward from `state` (TimeRNN: set_state; a model: reset_state to zeros).
     copy_state=False hands `state` itself to set_state (to see whether it is mutated)."""
     if spec.kind == "model":
-        method(layer, "reset_state")
+        reset(layer)
     elif spec.state is not None and state is not None:
         method(layer, "set_state", state.copy() if copy_state else state)
     return method(layer, "forward", *inputs)
@@ -179,20 +195,33 @@ def backward(spec: Spec, layer: Layer, dout: object) -> dict[str, object]:
     return grads
 
 
-def missing_dh(spec: Spec, layer: Layer) -> str | None:
-    """Why a stateful layer's `.dh` cannot be read after backward, or None."""
-    if spec.state is None or spec.kind == "model":
-        return None
-    dh = getattr(layer, "dh", None)
-    if isinstance(dh, np.ndarray):
-        return None
-    others = [k for k, v in vars(layer).items() if isinstance(v, np.ndarray) and k.startswith("d") and k != "dh"]
-    if not hasattr(layer, "dh"):
-        why = "no `.dh` after backward"
-    else:
-        why = f"`.dh` is {type(dh).__name__} after backward"
-    hint = f" (found {', '.join('.' + k for k in others)}: the book names it .dh)" if others else ""
-    return f"{why}: the gradient w.r.t. the initial state must be stored as layer.dh{hint}"
+def dh_candidates(spec: Spec, layer: Layer, N: int, H: int) -> dict[str, np.ndarray]:
+    """When `.dh` is not an array after backward: the layer's other attributes
+    that could be the state gradient under another name (`d...`, shape (N, H))."""
+    if spec.state is None or spec.kind == "model" or isinstance(getattr(layer, "dh", None), np.ndarray):
+        return {}
+    return {
+        k: v
+        for k, v in vars(layer).items()
+        if isinstance(v, np.ndarray) and k.startswith("d") and k != "dh" and v.shape == (N, H)
+    }
+
+
+def has(layer: Layer, name: str) -> bool:
+    return callable(getattr(layer, name, None))
+
+
+def reset(layer: Layer) -> None:
+    """A model's reset_state(); a model without one gets each of its stateful
+    layers reset instead (what the book's reset_state does), so that the checks
+    of its gradients still start every forward from zeros."""
+    if has(layer, "reset_state"):
+        method(layer, "reset_state")
+        return
+    parts = list(getattr(layer, "layers", None) or []) + [v for v in vars(layer).values() if has(v, "reset_state")]
+    for part in parts:
+        if has(part, "reset_state"):
+            method(part, "reset_state")
 
 
 def copied(x):

@@ -60,7 +60,8 @@ class Context:
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     mutated: list[str] = field(default_factory=list)  # what the primary run modified in place
     not_arrays: list[str] = field(default_factory=list)  # outputs that are not ndarrays
-    dh_problem: str | None = None  # why `.dh` could not be read
+    dh_problem: Finding | None = None  # `.dh` not left by backward (an output finding)
+    no_set_state: bool = False  # a stateful layer without set_state(): runs start from zeros
     grads_before: list = field(default_factory=list)  # layer.grads before the primary run
     grads_after: list = field(default_factory=list)  # ... and after it
     repeatable: bool | None = None  # set by check_repeatable: a second backward gave the same
@@ -85,6 +86,10 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
     values = calling.layer_values(spec, layer, ex)
     inputs = calling.inputs_for(spec, ex, values)
     state = values[spec.state.name].copy() if spec.state is not None and spec.kind != "model" else None
+    no_set_state = state is not None and not calling.has(layer, "set_state")
+    if no_set_state:  # built with stateful=False (calling.build): it starts from zeros
+        values[cast(Arg, spec.state).name] = np.zeros_like(state)
+        state = None
     run_inputs = [x.copy() for x in inputs]
     run_state = None if state is None else state.copy()
     dout = calling.copied(ex.dout)
@@ -125,7 +130,7 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
         oracle,
         mutated=mutated,
         not_arrays=_not_arrays(spec, out, raw),
-        dh_problem=calling.missing_dh(spec, layer),
+        no_set_state=no_set_state,
         grads_before=grads_before,
         grads_after=list(getattr(layer, "grads", None) or []),
         **kw,
@@ -140,7 +145,34 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
             model_state = cast(Arg, spec.state)  # a model's spec takes h0: SPECS['SimpleRnnlm']
             ref_values[model_state.name] = np.zeros(shape_of(model_state, ex.dims))
         ctx.ref = oracle(spec, ref_values, ex.dout, ex.dims, ctx.bucket)
+    ctx.dh_problem = _dh_problem(ctx)
     return ctx
+
+
+def _dh_problem(ctx: Context) -> Finding | None:
+    """A stateful layer must leave the gradient w.r.t. its initial state in `.dh`.
+    Under another name with the right values it is a naming convention (a warning:
+    the book's seq2seq encoders and chained layers read `.dh`); absent, a failure."""
+    spec, layer = ctx.spec, ctx.layer
+    if spec.state is None or spec.kind == "model" or isinstance(getattr(layer, "dh", None), np.ndarray):
+        return None
+    N, H = ctx.ex.dims["N"], ctx.ex.dims["H"]
+    found = calling.dh_candidates(spec, layer, N, H)
+    why = "no `.dh` after backward" if not hasattr(layer, "dh") else "`.dh` is None after backward"
+    want = None if ctx.ref is None else ctx.ref.grads.get(cast(Arg, spec.state).name)
+    right = [k for k, v in found.items() if want is not None and compare(v, want, ctx.prec.analytic).ok]
+    if right:
+        return Finding(
+            "output",
+            "warn",
+            f"{why}: the state gradient is in .{right[0]} (right values); the book's protocol names it .dh "
+            "(seq2seq encoders and chained layers read layer.dh)",
+            tensor="dh",
+        )
+    hint = f" (found {', '.join('.' + k for k in found)}, not the gradient w.r.t. h0)" if found else ""
+    return Finding(
+        "output", "fail", f"{why}: the gradient w.r.t. the initial state must be stored as layer.dh{hint}", tensor="dh"
+    )
 
 
 def _modified(spec: Spec, inputs, run_inputs, params, saved_params, state, run_state, stage: str) -> list[str]:
@@ -207,7 +239,7 @@ def check_backward_jax(ctx: Context) -> list[Finding]:
     for arg in ctx.spec.grad_args:
         got = ctx.grads.get(arg.name)
         name = grad_name(ctx.spec, arg.name)
-        if got is None and arg is ctx.spec.state and ctx.dh_problem:
+        if got is None and arg is ctx.spec.state and ctx.dh_problem is not None:
             findings.append(Finding("backward-jax", "skip", f"{name}: skipped, see output", tensor=name))
             continue
         if got is None:
@@ -252,7 +284,7 @@ def check_backward_fd(ctx: Context) -> list[Finding]:
     ex = _upcast(ctx.ex, ctx.values)
     layer = calling.build(spec, ctx.factory, ex)
     inputs = calling.inputs_for(spec, ex)
-    # setup() gives ctx a state only when the spec has one
+    # setup() gives ctx a state only when the spec has one and the layer takes it
     state = None if ctx.state is None else ex.values[cast(Arg, spec.state).name]
     out = calling.forward(spec, layer, [x.copy() for x in inputs], state)
     raw = calling.backward(spec, layer, calling.copied(ex.dout))
@@ -269,6 +301,9 @@ def check_backward_fd(ctx: Context) -> list[Finding]:
             findings.append(
                 Finding("backward-fd", "skip", f"{name}: no gradient of the right shape to probe", tensor=name)
             )
+            continue
+        if arg is spec.state and state is None:  # no set_state(): no way to vary h0 through the layer
+            findings.append(Finding("backward-fd", "skip", f"{name}: no set_state() to vary h0 with", tensor=name))
             continue
         target = _target(spec, arg.name, plist, inputs, state)
         probes = [probe(f, target, g, random_direction(target.shape, ctx.rng), prec)]

@@ -11,7 +11,7 @@ from .checks import Context, differing, grad_name
 from .compare import compare
 from .examples import Example, make_example, shape_of
 from .findings import Finding, from_comparison, pair
-from .specs import IGNORE_LABEL, SPECS
+from .specs import IGNORE_LABEL, SPECS, Arg
 
 
 def check_cell(ctx: Context) -> list[Finding]:
@@ -29,6 +29,8 @@ def check_cell(ctx: Context) -> list[Finding]:
     cell = SPECS[spec.cell]
     dims = {**ctx.ex.dims, "T": 1}
     ex = make_example(spec, dims, ctx.ex.seed, ctx.ex.dtype)
+    if ctx.no_set_state:  # such a layer runs from zeros: the cell gets h_prev = 0
+        ex.values[cast(Arg, spec.state).name] = np.zeros_like(ex.values[cast(Arg, spec.state).name])
     time_args = [*spec.params, *spec.inputs, *((spec.state,) if spec.state else ())]
     cell_args = [*cell.params, *cell.inputs]
     at0 = {c.name: _step0(t, ex.values[t.name]) for t, c in zip(time_args, cell_args, strict=True)}
@@ -110,7 +112,8 @@ def _ctx_for(ctx: Context, ex: Example) -> Context:
     sub.__dict__.update(ctx.__dict__)
     sub.ex = ex
     sub.inputs = calling.inputs_for(ctx.spec, ex)
-    sub.state = ex.values[ctx.spec.state.name] if ctx.spec.state is not None and ctx.spec.kind != "model" else None
+    has_state = ctx.spec.state is not None and ctx.spec.kind != "model" and not ctx.no_set_state
+    sub.state = ex.values[cast(Arg, ctx.spec.state).name] if has_state else None
     return sub
 
 
@@ -132,19 +135,22 @@ def check_stateful(ctx: Context) -> list[Finding]:
         return []
     if ctx.oracle is None:
         return [Finding("stateful", "skip", "no spec to compare chunks with")]
-    layer = ctx.fresh(stateful=True)
-    calling.method(layer, "reset_state")
+    layer = calling.build(spec, ctx.factory, ex, stateful=True, exact=True)
+    can_reset, can_set = calling.has(layer, "reset_state"), calling.has(layer, "set_state")
+    if can_reset:
+        calling.method(layer, "reset_state")
     N, H = ex.dims["N"], ex.dims["H"]
     h, pos, rng = np.zeros((N, H)), 0, np.random.default_rng(ex.seed + 3)
     values = ctx.values
     findings = []
     for i, step in enumerate(ex.plan):
         if step[0] == "reset":
-            calling.method(layer, "reset_state")
-            h = np.zeros((N, H))
+            if can_reset:  # without it the state carries on: so does h
+                calling.method(layer, "reset_state")
+                h = np.zeros((N, H))
             continue
         if step[0] == "set_state":
-            if spec.kind == "model":
+            if spec.kind == "model" or not can_set:
                 continue
             h = rng.uniform(-0.9, 0.9, size=(N, H)).astype(ex.dtype)
             calling.method(layer, "set_state", h.copy())
@@ -198,6 +204,15 @@ def check_stateful(ctx: Context) -> list[Finding]:
         if findings:
             break
         h = _final_state(spec, chunk, dims, ctx)
+    if not can_set and spec.kind != "model":
+        findings.append(
+            Finding(
+                "stateful",
+                "warn",
+                "no set_state(h) method: the book's protocol starts a stateful layer's next forward from h with it "
+                "(seq2seq decoders do); chunks were checked from the carried state, the other checks from zeros",
+            )
+        )
     return findings or [Finding("stateful", "pass", f"{len(ex.plan)}-step plan matches the spec chunk by chunk")]
 
 
@@ -237,6 +252,11 @@ def check_state_methods(ctx: Context) -> list[Finding]:
     ).out
     inputs = ctx.inputs
 
+    def run_then_set_state_or_forward(layer) -> None:
+        calling.method(layer, "forward", *[x.copy() for x in inputs])
+        if ctx.state is not None:
+            calling.method(layer, "set_state", ctx.state.copy())
+
     def starts_from_zeros(check: str, stateful: bool, prepare, message: str) -> list[Finding]:
         layer = ctx.fresh(stateful=stateful)
         prepare(layer)
@@ -248,10 +268,15 @@ def check_state_methods(ctx: Context) -> list[Finding]:
         calling.forward(spec, layer, [x.copy() for x in inputs], ctx.state)
         calling.method(layer, "reset_state")
 
-    def run_then_set_state(layer) -> None:
-        calling.method(layer, "forward", *[x.copy() for x in inputs])
-        if ctx.state is not None:
-            calling.method(layer, "set_state", ctx.state.copy())
+    if not calling.has(ctx.layer, "reset_state"):
+        return [
+            Finding("state-reset", "warn", "no reset_state() method: the book's protocol clears a layer's state with it")
+        ] + starts_from_zeros(
+            "non-stateful",
+            False,
+            run_then_set_state_or_forward,
+            "with stateful=False, forward does not start from zeros after an earlier forward",
+        )
 
     findings = starts_from_zeros(
         "state-reset", True, run_then_reset, "after reset_state() forward does not start from zeros"
@@ -259,7 +284,7 @@ def check_state_methods(ctx: Context) -> list[Finding]:
     findings += starts_from_zeros(
         "non-stateful",
         False,
-        run_then_set_state,
+        run_then_set_state_or_forward,
         "with stateful=False, forward does not start from zeros after an earlier forward or set_state",
     )
     return findings or [Finding("state-reset", "pass", "reset_state and stateful=False start from zeros")]
@@ -269,6 +294,15 @@ def _model_reset(ctx: Context) -> list[Finding]:
     """A model's reset_state: forward, reset_state, forward again starts from zeros."""
     assert ctx.ref is not None  # check_state_methods, the only caller, returns early without it
     layer = ctx.fresh()
+    if not calling.has(layer, "reset_state"):
+        return [
+            Finding(
+                "state-reset",
+                "warn",
+                "no reset_state() method: the book's trainers and eval call model.reset_state(); "
+                "its stateful layers were reset one by one for the other checks",
+            )
+        ]
     calling.forward(ctx.spec, layer, [x.copy() for x in ctx.inputs], None)  # resets, then runs
     calling.method(layer, "reset_state")
     out = calling.method(layer, "forward", *[x.copy() for x in ctx.inputs])
