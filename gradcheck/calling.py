@@ -66,9 +66,9 @@ class MissingAttribute(LayerError):
     """The layer lacks a method or attribute of the book's protocol: a root cause
     that explains every later check that needs it."""
 
-    def __init__(self, stage: str, name: str, hint: str = "") -> None:
+    def __init__(self, stage: str, name: str) -> None:
         self.attribute = name
-        super().__init__(stage, None, f"the layer has no {name}" + (f" ({hint})" if hint else ""))
+        super().__init__(stage, None, f"the layer has no {name}")
 
 
 def method(layer: Layer, name: str, *args):

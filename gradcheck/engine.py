@@ -89,7 +89,7 @@ def check_example(
     findings: list[Finding] = []
     for check in STRUCTURE_CHECKS:
         findings += _guard(check, ctx)
-    root = _root_cause(findings)
+    root = _root_cause(ctx)
     if root is not None:
         return findings + [Finding(name, "skip", f"skipped: see {root}") for name in value_checks(spec)]
     for check in GRADIENT_CHECKS:
@@ -111,19 +111,17 @@ def check_example(
 # Checks whose crash (a LayerError: a stage raised, a method is missing) may repeat
 # one that an earlier check already reported.
 _CRASHABLE = frozenset(("stateful", "state-reset", "non-stateful", "cell", "mask", "extreme", "reuse", "repeatable"))
-_CRASH_PREFIXES = tuple(f"{stage}" for stage in ("forward", "backward", "set_state", "reset_state", "constructor"))
+_CRASH_PREFIXES = ("forward", "backward", "set_state", "reset_state", "constructor")
 
 
-def _root_cause(findings: list[Finding]) -> str | None:
+def _root_cause(ctx: checks.Context) -> str | None:
     """The check whose failure explains every value check: inputs or params
-    modified in place, or non-finite results on ordinary inputs."""
-    for f in findings:
-        if f.status != "fail":
-            continue
-        if f.check == "not-mutated":
-            return "not-mutated"
-        if f.check == "output" and "non-finite" in f.message:
-            return "output"
+    modified in place (not-mutated), or non-finite results on ordinary inputs
+    (output)."""
+    if ctx.mutated:
+        return "not-mutated"
+    if not np.isfinite(ctx.out).all() or protocol.non_finite_grads(ctx):
+        return "output"
     return None
 
 
