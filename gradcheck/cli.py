@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import profiles
+from .jaxcache import enable_compile_cache
 from .report import Report
 from .specs import SPECS
 
@@ -49,6 +50,11 @@ def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
     p.add_argument("--junit", metavar="PATH", default=None, help="write JUnit XML: one test case per layer and check")
     p.add_argument(
         "--timeout", type=float, default=20.0, metavar="S", help="time limit per example, seconds (default 20)"
+    )
+    p.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not keep JAX's compiled programs in ~/.cache/gradcheck/jax (same as GRADCHECK_NO_COMPILE_CACHE=1)",
     )
 
 
@@ -100,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb is None:
         parser().print_help()
         return EXIT_USAGE
+    if not args.no_compile_cache:
+        enable_compile_cache()
     from .targets import TargetError
 
     try:

@@ -115,7 +115,7 @@ def compare(actual: object, expected: np.ndarray, rtol: float, *, n_worst: int =
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(err == 0, 0.0, err / np.where(allowed > 0, allowed, np.finfo(float).tiny))
     bad = ratios > 1
-    order = np.argsort(ratios, axis=None)[::-1][:n_worst]
+    order = _largest(ratios.ravel(), n_worst)
     worst = [
         Entry(
             index=tuple(int(i) for i in np.unravel_index(k, a.shape)),
@@ -130,3 +130,16 @@ def compare(actual: object, expected: np.ndarray, rtol: float, *, n_worst: int =
     return Comparison(
         ok=not bad.any(), ratio=float(ratios.max()), worst=worst, bad_count=int(bad.sum()), size=int(a.size)
     )
+
+
+def _largest(values: np.ndarray, n: int) -> np.ndarray:
+    """Flat indices of the n largest values, largest first.
+
+    A partial selection (O(size)) and then a sort of those n only: a full argsort
+    of a 10^6-entry gradient (the PTB embedding table) cost 9x more to find 3 entries.
+    """
+    n = max(0, min(n, values.size))
+    if n == 0:
+        return np.empty(0, dtype=np.intp)
+    top = np.argpartition(values, values.size - n)[values.size - n :] if n < values.size else np.arange(values.size)
+    return top[np.argsort(values[top])[::-1]]

@@ -8,6 +8,8 @@ backward replaces the previous gradients; nothing accumulates across calls.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from ._validate import float_array, int_array, same_dtype
@@ -30,17 +32,33 @@ class RNN:
         b = float_array("b", b, (H,))
         same_dtype("Wh", Wh, Wx.dtype)
         same_dtype("b", b, Wx.dtype)
+        self._init_checked(Wx, Wh, b)
+
+    @classmethod
+    def _step_of(cls, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray) -> RNN:
+        """A cell on parameters a TimeRNN has already validated: building one per time
+        step must not re-check the same three arrays T times."""
+        cell = cls.__new__(cls)
+        cell._init_checked(Wx, Wh, b)
+        return cell
+
+    def _init_checked(self, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray) -> None:
         self.params = [Wx, Wh, b]
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
         self.cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def forward(self, x: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
-        Wx, Wh, b = self.params
+        Wx = self.params[0]
         (D, H), dtype = Wx.shape, Wx.dtype
         x = float_array("x", x, ("N", D))
         h_prev = float_array("h_prev", h_prev, (x.shape[0], H))
         # Compute in the parameters' dtype so float32 weights give float32 work.
-        x, h_prev = x.astype(dtype, copy=False), h_prev.astype(dtype, copy=False)
+        return self._forward(x.astype(dtype, copy=False), h_prev.astype(dtype, copy=False))
+
+    def _forward(self, x: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
+        """forward on arguments already checked and cast to the parameters' dtype
+        (TimeRNN checks xs once per call, not once per step)."""
+        Wx, Wh, b = self.params
         h_next = np.tanh(h_prev @ Wh + x @ Wx + b)
         self.cache = (x, h_prev, h_next)
         return h_next
@@ -48,10 +66,14 @@ class RNN:
     def backward(self, dh_next: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.cache is None:
             raise RuntimeError("RNN.backward called before forward")
-        Wx, Wh, _ = self.params
-        x, h_prev, h_next = self.cache
         # Compute in the parameters' dtype: a float64 dout must not upcast a float32 layer.
-        dh_next = float_array("dh_next", dh_next, h_next.shape).astype(Wx.dtype, copy=False)
+        dh_next = float_array("dh_next", dh_next, self.cache[2].shape).astype(self.params[0].dtype, copy=False)
+        return self._backward(dh_next)
+
+    def _backward(self, dh_next: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """backward on a dh_next already checked and cast (see `_forward`)."""
+        Wx, Wh, _ = self.params
+        x, h_prev, h_next = cast(tuple[np.ndarray, np.ndarray, np.ndarray], self.cache)
         dt = dh_next * (1 - h_next**2)  # tanh'(a) = 1 - tanh(a)^2
         self.grads[0][...] = x.T @ dt
         self.grads[1][...] = h_prev.T @ dt

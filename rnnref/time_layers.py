@@ -59,7 +59,8 @@ class TimeRNN:
     def forward(self, xs: np.ndarray) -> np.ndarray:
         Wx, Wh, b = self.params
         (D, H), dtype = Wx.shape, Wx.dtype
-        xs = float_array("xs", xs, ("N", "T", D))
+        # Checked and cast once here, so the T steps below run unchecked.
+        xs = float_array("xs", xs, ("N", "T", D)).astype(dtype, copy=False)
         N, T, _ = xs.shape
         if not self.stateful or self.h is None:
             h = np.zeros((N, H), dtype=dtype)
@@ -68,12 +69,12 @@ class TimeRNN:
                 f"the carried state h has shape {self.h.shape} but xs has batch size N={N}; "
                 "call reset_state() or set_state(h) with h of shape (N, H)"
             )
-        else:
-            h = self.h
+        else:  # `.h` may have been assigned directly, as the book's code does
+            h = float_array("h_prev", self.h, (N, H)).astype(dtype, copy=False)
         layers, hs = [], np.empty((N, T, H), dtype=dtype)
         for t in range(T):
-            layer = RNN(Wx, Wh, b)
-            h = layer.forward(xs[:, t, :], h)
+            layer = RNN._step_of(Wx, Wh, b)
+            h = layer._forward(xs[:, t, :], h)
             hs[:, t, :] = h
             layers.append(layer)
         self.layers, self.h, self._batch = layers, h, N
@@ -92,7 +93,7 @@ class TimeRNN:
         for t in reversed(range(T)):
             layer = self.layers[t]
             # The state at step t feeds both the output hs[t] and step t+1.
-            dx, dh = layer.backward(dhs[:, t, :] + dh)
+            dx, dh = layer._backward(dhs[:, t, :] + dh)  # dhs was checked and cast above
             dxs[:, t, :] = dx
             # The weights are shared by every step, so their gradient is the sum.
             for total, g in zip(sums, layer.grads, strict=True):

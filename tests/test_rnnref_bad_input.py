@@ -219,3 +219,32 @@ def test_failed_embedding_forward_keeps_the_previous_ids():
     layer.backward(np.ones((1, 2, D)))
     (dW,) = layer.grads
     np.testing.assert_array_equal(dW, [[0.0] * D, [1.0] * D, [1.0] * D, [0.0] * D, [0.0] * D])
+
+
+# ---------------------------------------------------------------------------
+# validation costs nothing per time step
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+def test_time_rnn_validates_once_per_call_whatever_t(monkeypatch, stateful):
+    import rnnref._validate as validate
+    import rnnref.layers
+    import rnnref.time_layers
+
+    calls: list[str] = []
+
+    def counting(name, value, shape):
+        calls.append(name)
+        return validate.float_array(name, value, shape)
+
+    for module in (rnnref.layers, rnnref.time_layers):
+        monkeypatch.setattr(module, "float_array", counting)
+    layer = TimeRNN(*rnn_params(), stateful=stateful)
+    per_T = {}
+    for T in (1, 2, 40):
+        calls.clear()
+        layer.forward(f64(2, T, D))  # stateful: the second and third carry h from the call before
+        layer.backward(f64(2, T, H))
+        per_T[T] = sorted(calls)
+    assert per_T[2] == per_T[40], f"TimeRNN checks arguments per time step: {per_T}"
+    assert {"xs", "dhs"} <= set(per_T[40])
