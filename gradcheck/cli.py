@@ -341,8 +341,7 @@ def _supervised(args) -> int:
         where = ", ".join(str(p) for p in (args.json, args.junit) if p)
         print(
             f"gradcheck: {'terminated' if isinstance(exc, _Terminated) else 'interrupted'} after "
-            f"{done} of {done + len(report.missing)} layers"
-            + (f"; partial report in {where}" if where else ""),
+            f"{done} of {done + len(report.missing)} layers" + (f"; partial report in {where}" if where else ""),
             file=sys.stderr,
         )
         return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED

@@ -10,11 +10,15 @@ from pathlib import Path
 _OWN_DIR = str(Path(__file__).resolve().parent)
 _LIB_DIRS = tuple(
     sorted(
-        {str(Path(p).resolve()) for k, p in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib")}
+        {
+            str(Path(p).resolve())
+            for k, p in sysconfig.get_paths().items()
+            if k in ("stdlib", "platstdlib", "purelib", "platlib")
+        }
     )
 )
 # Checks whose documented name is not their function's name (engine._CHECK_IDS).
-_RENAMED = {"check_state_methods": "state-reset", "setup": "constructor"}
+_RENAMED = {"check_state_methods": "state-reset", "setup": "setup (the first build, forward and backward)"}
 
 
 def _ours(filename: str) -> bool:
@@ -31,7 +35,8 @@ def user_frame(frames: traceback.StackSummary | list[traceback.FrameSummary]) ->
     pick = (theirs or outside or [None])[-1]
     if pick is None:
         return ""
-    return f"{pick.filename}:{pick.lineno}" + (f": {pick.line}" if pick.line else "")
+    where = f"{pick.filename}:{pick.lineno}" + (f" in {pick.name}" if pick.name != "<module>" else "")
+    return where + (f": {pick.line}" if pick.line else "")
 
 
 def user_frame_of(exc: BaseException) -> str:

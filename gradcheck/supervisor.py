@@ -136,7 +136,9 @@ class Worker:
             text = self.crash_file.read_text(errors="replace")
         except OSError:
             return []
-        found = re.findall(r'File "(.+?)", line (\d+) in (\S+)', text.split("\n\n")[0] if text else "")
+        start = text.find("most recent call first")  # "Stack (...)" or "Current thread ... (...)"
+        current = text[start:] if start >= 0 else text
+        found = re.findall(r'File "(.+?)", line (\d+) in (\S+)', current.split("\n\n")[0])
         return [traceback.FrameSummary(f, int(n), name) for f, n, name in reversed(found)]
 
     def kill(self) -> None:
@@ -239,7 +241,9 @@ class Session:
                 deadline = min(deadlines) if deadlines else None
                 event = w.recv(deadline)
                 if self.progress:
-                    self.progress(info.label, state["n"], state["planned"], state["failing"], time.monotonic() - t0, False)
+                    self.progress(
+                        info.label, state["n"], state["planned"], state["failing"], time.monotonic() - t0, False
+                    )
                 if event is None:
                     over_budget = budget and time.monotonic() >= t0 + budget + GRACE
                     w.close()
@@ -287,7 +291,7 @@ class Session:
         )
 
     def _crash_report(self, info: LayerInfo, state: dict, how: str, check: str | None = None) -> LayerReport:
-        report = LayerReport(info.name, cls=info.cls)
+        report = LayerReport(info.name, cls=info.cls if info.cls != info.name else None)
         where = ""
         if state["n"]:
             where = f" during example {state['n']}" + (f" of {state['planned']}" if state["planned"] else "")

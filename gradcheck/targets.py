@@ -74,6 +74,7 @@ def _load_file(target: str, paths: list[str]) -> ModuleType:
     if spec is None or spec.loader is None:
         raise TargetError(f"cannot load {target} as a Python module")
     module = importlib.util.module_from_spec(spec)
+    module.__gradcheck_display__ = target  # type: ignore[attr-defined]  # how messages name it
     sys.modules[name] = module
     loader = spec.loader
     _execute(target, path, paths, lambda: loader.exec_module(module))
@@ -177,6 +178,7 @@ def discover(module: ModuleType, layers: list[str] | None = None) -> Discovery:
     names; imported ones and look-alike names are listed, checked only when named
     in `layers` (`KNOWN` or `MINE=KNOWN`)."""
     check_layer_names(layers)
+    shown = getattr(module, "__gradcheck_display__", module.__name__)
     callables = {n: v for n, v in vars(module).items() if callable(v) and not n.startswith("_")}
 
     def defined(n: str) -> bool:
@@ -200,7 +202,7 @@ def discover(module: ModuleType, layers: list[str] | None = None) -> Discovery:
         missing = [cls for cls, _ in wanted if cls not in callables]
         if missing:
             found = ", ".join(n for n in callables if isinstance(callables[n], type)) or "no classes"
-            raise TargetError(f"--layers: {module.__name__} has no {', '.join(missing)} (found: {found})")
+            raise TargetError(f"--layers: {shown} has no {', '.join(missing)} (found: {found})")
         chosen = sorted(wanted, key=lambda w: list(SPECS).index(w[1]))
         named = {cls for cls, _ in wanted}
         notes = [n for n in notes if n["class"] not in named]
@@ -211,7 +213,7 @@ def discover(module: ModuleType, layers: list[str] | None = None) -> Discovery:
         found = f"; found classes {', '.join(classes)}" if classes else "; it defines no classes"
         extra = "".join(f"; {n['class']}: {n['reason']}" for n in notes)
         raise TargetError(
-            f"no class with a known name defined in {module.__name__}: expected one of {', '.join(SPECS)}{found}{extra}"
+            f"no class with a known name defined in {shown}: expected one of {', '.join(SPECS)}{found}{extra}"
         )
     targets = []
     for cls, spec in chosen:

@@ -125,10 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     config = json.loads(argv[1]) if len(argv) > 1 else {}
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
     _watch_parent()
-    if config.get("crash_file"):
-        # On SIGSEGV / SIGBUS / SIGFPE / SIGABRT, the Python stack: the supervisor
-        # reads it to say which check and which line of the layer was running.
-        faulthandler.enable(open(config["crash_file"], "w"), all_threads=False)  # noqa: SIM115 - open for the process's life
+    crash_file = open(config["crash_file"], "w") if config.get("crash_file") else None  # noqa: SIM115 - for the process's life
     from hypothesis import configuration
 
     # Hypothesis keeps a few files (a constants cache): under the user's cache
@@ -198,6 +195,11 @@ def main(argv: list[str] | None = None) -> None:
                 on_start=lambda seed: chan.send(event="start", seed=seed),
             )
             before = oracle.compiles
+            if crash_file is not None:
+                # On SIGSEGV / SIGBUS / SIGFPE / SIGABRT, the Python stack: the supervisor reads
+                # it to say which check and which line of the layer was running. (Again for each
+                # layer: XLA installs its own handlers when it starts.)
+                faulthandler.enable(crash_file, all_threads=False)
             with _captured(req.get("output")):
                 report = run_layer(targets[req["index"]], options, oracle)
             if config.get("memory_mb"):
