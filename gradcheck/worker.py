@@ -90,15 +90,26 @@ def _captured(path: str | None):
     try:
         yield
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except Exception:  # the layer closed or replaced them: nothing to flush
-            pass
+        _flush_all()
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         os.close(saved[0])
         os.close(saved[1])
+
+
+def _flush_all() -> None:
+    """Python's and C's buffered output, so that it lands in the layer's file."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:  # the layer closed or replaced them: nothing to flush
+        pass
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)  # every C stdio stream (printf / puts in the layer's C code)
+    except (OSError, AttributeError):  # no C library to ask (not POSIX)
+        pass
 
 
 def _name_memory_cap(report, mb: int) -> None:
@@ -123,6 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     chan = Channel(int(argv[0]))
     config = json.loads(argv[1]) if len(argv) > 1 else {}
+    # Line-buffered, so the layer's prints keep their order with its os.write / C output.
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
     _watch_parent()
     crash_file = open(config["crash_file"], "w") if config.get("crash_file") else None  # noqa: SIM115 - for the process's life
@@ -140,8 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     def os_exit(code: int = 0) -> None:  # what the layer's os._exit calls
         stack = traceback.extract_stack()[:-1]
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            _flush_all()
             chan.send(event="exit", code=code, where=frames.user_frame(stack), check=frames.check_of(stack))
         finally:
             _real_exit(code)
