@@ -333,6 +333,7 @@ def _supervised(args) -> int:
             save()
         report.complete = True
         save()
+        print(report.render())
     except KeyboardInterrupt as exc:
         session.close()
         save()
@@ -348,7 +349,6 @@ def _supervised(args) -> int:
     finally:
         session.close()
         signal.signal(signal.SIGTERM, old_term)
-    print(report.render())
     return EXIT_OK if report.passed else EXIT_FAIL
 
 
