@@ -217,7 +217,7 @@ class Session:
                     return w, event
         except _Died as died:
             w.close()
-            tail = _tail(Path(out))[0] if out else ""
+            tail = (_tail(Path(out))[0] if out else "") or _tail(w.log, 10)[0]
             detail = f"; its output ended with:\n{tail}" if tail else ""
             raise WorkerError(f"importing {self.load.get('target')}: the process {died.how}{detail}") from None
 
