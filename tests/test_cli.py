@@ -11,14 +11,13 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+from cli_jobs import GC, Job, no_traceback
 
 SEED = Path(__file__).resolve().parent / "seed_notebook.py"
-TIMEOUT = 240  # per command, seconds: generous, for a loaded machine
 
 # --- fixture modules ----------------------------------------------------------
 
@@ -117,7 +116,6 @@ FILES = {
     "no_layers.py": "class Foo:\n    pass\n",
 }
 
-GC = [sys.executable, "-m", "gradcheck"]
 
 # The slow commands, started together. name -> argv (cwd: the fixture directory)
 JOBS = {
@@ -164,26 +162,6 @@ JOBS = {
 }
 
 
-class Job:
-    def __init__(self, argv: list[str], cwd: Path) -> None:
-        self.argv, self.cwd = argv, cwd
-        self.start = time.monotonic()
-        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self._result: subprocess.CompletedProcess | None = None
-
-    def result(self) -> subprocess.CompletedProcess:
-        if self._result is None:
-            try:
-                out, err = self.proc.communicate(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.communicate()
-                pytest.fail(f"{' '.join(self.argv)} did not finish in {TIMEOUT} s")
-            self.seconds = time.monotonic() - self.start
-            self._result = subprocess.CompletedProcess(self.argv, self.proc.returncode, out, err)
-        return self._result
-
-
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("cli")
@@ -196,11 +174,8 @@ def workdir(tmp_path_factory) -> Path:
 def jobs(workdir):
     started = {name: Job(argv, workdir) for name, argv in JOBS.items()}
     yield started
-    for job in started.values():  # also those no test collected: their pipes must be closed
-        if job.proc.poll() is None:
-            job.proc.kill()
-        if job._result is None:
-            job.proc.communicate()
+    for job in started.values():
+        job.close()
 
 
 def gc(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -213,10 +188,6 @@ def section(out: str, layer: str) -> str:
     start = next(i for i, line in enumerate(lines) if line.startswith(f"{layer}: "))
     end = next((i for i in range(start + 1, len(lines)) if lines[i] and not lines[i].startswith(" ")), len(lines))
     return "\n".join(lines[start:end])
-
-
-def no_traceback(r: subprocess.CompletedProcess) -> None:
-    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r.stderr
 
 
 # --- 1. run -------------------------------------------------------------------

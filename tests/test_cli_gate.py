@@ -23,9 +23,8 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 import pytest
+from cli_jobs import GC, Job, no_traceback
 
-TIMEOUT = 240
-GC = [sys.executable, "-m", "gradcheck"]
 BOOK = Path("/work/shared/book")
 
 
@@ -118,25 +117,6 @@ if (BOOK / "ch05" / "simple_rnnlm.py").is_file():
     )
 
 
-class Job:
-    def __init__(self, argv: list[str], cwd: Path, env: dict) -> None:
-        self.argv, self.start = argv, time.monotonic()
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self._result: subprocess.CompletedProcess | None = None
-
-    def result(self) -> subprocess.CompletedProcess:
-        if self._result is None:
-            try:
-                out, err = self.proc.communicate(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.communicate()
-                pytest.fail(f"{' '.join(self.argv)} did not finish in {TIMEOUT} s")
-            self.seconds = time.monotonic() - self.start
-            self._result = subprocess.CompletedProcess(self.argv, self.proc.returncode, out, err)
-        return self._result
-
-
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("gate")
@@ -162,19 +142,12 @@ def jobs(work, env):
         for name, (argv, cwd) in JOBS.items()
     }
     yield started
-    for job in started.values():  # also those no test collected: their pipes must be closed
-        if job.proc.poll() is None:
-            job.proc.kill()
-        if job._result is None:
-            job.proc.communicate()
+    for job in started.values():
+        job.close()
 
 
 def gc(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([*GC, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
-
-
-def no_traceback(r: subprocess.CompletedProcess) -> None:
-    assert "Traceback" not in r.stdout and "Traceback" not in r.stderr, r.stdout + r.stderr
 
 
 def report(path: Path) -> dict:
