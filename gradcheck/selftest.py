@@ -84,7 +84,10 @@ def selftest(args, options: RunOptions, say) -> int:
         import json
         from pathlib import Path
 
-        Path(args.json).write_text(
+        from .cli import write_atomic
+
+        write_atomic(
+            Path(args.json),
             json.dumps(
                 {
                     "passed": not missed and not false_alarms,
@@ -106,7 +109,6 @@ def selftest(args, options: RunOptions, say) -> int:
                 indent=2,
             )
             + "\n",
-            encoding="utf-8",
         )
     return 0 if not missed and not false_alarms else 1
 
