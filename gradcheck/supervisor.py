@@ -230,7 +230,7 @@ class Session:
         w = self._worker
         out = self._tmp / f"layer-{index}.out"
         t0 = time.monotonic()
-        state = {"n": 0, "planned": 0, "failing": 0, "example": None, "seed": None, "t": t0}
+        state = {"n": 0, "planned": 0, "failing": 0, "example": None, "seed": None, "t": t0, "dropped": 0}
         budget, timeout = self.limits.budget, self.limits.timeout
         try:
             w.send(op="layer", index=index, options=self.options, output=None if self.show_output else str(out))
@@ -254,6 +254,7 @@ class Session:
                 if kind == "example":
                     state.update(n=event["n"], planned=event["planned"], failing=event["failing"])
                     state.update(example=event["example"], t=time.monotonic())
+                    state["dropped"] += event.get("dropped", 0)
                 elif kind == "start":
                     state["seed"] = event["seed"]
                 elif kind == "layer":
@@ -274,7 +275,7 @@ class Session:
         if not self.show_output:
             tail, lines = _tail(out)
             if report.status == "fail" and tail:
-                report.output, report.output_lines = tail, lines
+                report.output, report.output_lines = tail, lines + state["dropped"]
         if self.progress:
             self.progress(info.label, report.examples, state["planned"], state["failing"], time.monotonic() - t0, True)
         return report

@@ -97,6 +97,29 @@ def _captured(path: str | None):
         os.close(saved[1])
 
 
+OUTPUT_MAX = 32 * 2**20  # bytes of a layer's captured output kept on disk, at most ...
+OUTPUT_KEEP = 2**20  # ... cut down to its last MB when it grows past that
+
+
+def _keep_output_small(path: str) -> int:
+    """Cut the layer's output file (fds 1 and 2) to its tail when it grows too big;
+    the number of whole lines dropped (the report still says how many were written)."""
+    try:
+        if os.fstat(1).st_size <= OUTPUT_MAX:
+            return 0
+        _flush_all()
+        with open(path, "r+b") as f:  # fds 1 and 2 append: they go on at the new end
+            data = f.read()
+            tail = data[-OUTPUT_KEEP:]
+            tail = tail[tail.find(b"\n") + 1 :]
+            f.seek(0)
+            f.write(tail)
+            f.truncate()
+        return data[: len(data) - len(tail)].count(b"\n")
+    except OSError:
+        return 0
+
+
 def _flush_all() -> None:
     """Python's and C's buffered output, so that it lands in the layer's file."""
     try:
@@ -191,8 +214,13 @@ def main(argv: list[str] | None = None) -> None:
         elif req["op"] == "layer":
             opts = req["options"]
 
-            def on_example(n: int, planned: int, failing: int, ex) -> None:
-                chan.send(event="example", n=n, planned=planned, failing=failing, example=_example_line(ex))
+            output = req.get("output")
+
+            def on_example(n: int, planned: int, failing: int, ex, output: str | None = output) -> None:
+                dropped = _keep_output_small(output) if output else 0
+                chan.send(
+                    event="example", n=n, planned=planned, failing=failing, example=_example_line(ex), dropped=dropped
+                )
 
             options = RunOptions(
                 profile=opts.get("profile"),

@@ -36,7 +36,11 @@ class Job:
     def close(self) -> None:
         """Kill it if it still runs; close its pipes (also of a job no test collected)."""
         if self.proc.poll() is None:
-            self.proc.kill()
+            self.proc.terminate()  # gradcheck cleans up on SIGTERM (its worker, its temporary files)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
         if self._result is None:
             self.proc.communicate()
 
