@@ -32,9 +32,9 @@ def user_frame(frames: traceback.StackSummary | list[traceback.FrameSummary]) ->
     frame outside gradcheck and importlib; '' if none."""
     outside = [f for f in frames if not _ours(f.filename)]
     theirs = [f for f in outside if not str(Path(f.filename).resolve()).startswith(_LIB_DIRS)]
-    pick = (theirs or outside or [None])[-1]
-    if pick is None:
+    if not (theirs or outside):
         return ""
+    pick = (theirs or outside)[-1]
     where = f"{pick.filename}:{pick.lineno}" + (f" in {pick.name}" if pick.name != "<module>" else "")
     return where + (f": {pick.line}" if pick.line else "")
 

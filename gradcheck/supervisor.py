@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .findings import Finding
 from .frames import check_of, user_frame
@@ -230,7 +231,15 @@ class Session:
         w = self._worker
         out = self._tmp / f"layer-{index}.out"
         t0 = time.monotonic()
-        state = {"n": 0, "planned": 0, "failing": 0, "example": None, "seed": None, "t": t0, "dropped": 0}
+        state: dict[str, Any] = {
+            "n": 0,
+            "planned": 0,
+            "failing": 0,
+            "example": None,
+            "seed": None,
+            "t": t0,
+            "dropped": 0,
+        }
         budget, timeout = self.limits.budget, self.limits.timeout
         try:
             w.send(op="layer", index=index, options=self.options, output=None if self.show_output else str(out))

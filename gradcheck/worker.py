@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             _real_exit(code)
 
-    os._exit = os_exit
+    os._exit = os_exit  # type: ignore[assignment]  # (the real one is typed NoReturn)
     _limit_memory(config.get("memory_mb"))
     oracle = Oracle()
     targets: list = []
