@@ -99,6 +99,20 @@ JOBS: dict[str, tuple[list[str], str]] = {  # name -> (argv, cwd relative to the
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--gradcheck-target=osexit0.py"],
         ".",
     ),
+    "plugin_lookalike": (
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--gradcheck-target=mixed.py",
+            "--gradcheck-layers=SimpleRNNLM=SimpleRnnlm",
+            "--gradcheck-profile=quick",
+        ],
+        ".",
+    ),
 }
 if (BOOK / "ch05" / "simple_rnnlm.py").is_file():
     JOBS["book_ch05"] = (
@@ -437,3 +451,9 @@ def test_plugin_worker_crash_is_a_failure_not_a_pass(jobs):
     assert r.returncode == 1, r.stdout + r.stderr
     assert "1 failed" in r.stdout and "passed" not in r.stdout.splitlines()[-1]
     assert "exited with code 0" in r.stdout
+
+
+def test_plugin_checks_a_lookalike_named_with_mine_equals_known(jobs):
+    r = jobs["plugin_lookalike"].result()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 passed" in r.stdout
