@@ -365,6 +365,7 @@ def test_replay_line_is_shell_quoted_and_replays(jobs, work, env):
     line = next(x for x in r.stdout.splitlines() if x.strip().startswith("replay: "))
     argv = shlex.split(line.strip().removeprefix("replay: "))
     assert argv[:3] == ["gradcheck", "check", "my layers.py"]
+    assert report(work / "spaces.json")["layers"][0]["replay"].startswith(line.strip().removeprefix("replay: "))
     again = subprocess.run([*GC, *argv[1:]], cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 1 and "TimeAffine: FAIL" in again.stdout
 
@@ -384,26 +385,34 @@ def test_file_in_a_package_is_imported_as_part_of_it(jobs):
     assert "TimeAffine: PASS" in r.stdout
 
 
+def load_error(work: Path, name: str, r: subprocess.CompletedProcess) -> str:
+    """A load error: exit 2, one message on stderr, and a report that says so."""
+    assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
+    no_traceback(r)
+    data = report(work / name)
+    assert data["complete"] is False and data["passed"] is False and data["layers"] == []
+    assert r.stderr.strip() == f"gradcheck: {data['error']}"
+    return r.stderr
+
+
 def test_relative_import_outside_a_package_names_the_module_form(work, env):
-    r = gc(work, "check", "nsp/mod.py", env=env)
-    assert r.returncode == 2 and r.stdout == ""
-    assert "nsp/mod.py:1" in r.stderr
-    assert f"gradcheck check nsp.mod --path {work}" in r.stderr
+    err = load_error(work, "nsp.json", gc(work, "check", "nsp/mod.py", "--json", "nsp.json", env=env))
+    assert "nsp/mod.py:1" in err
+    assert f"gradcheck check nsp.mod --path {work}" in err
 
 
 def test_missing_optional_import_does_not_suggest_path_when_given(work, env):
-    r = gc(work, "check", "cupy_user.py", "--path", "pkg", env=env)
-    assert r.returncode == 2 and r.stdout == ""
-    assert "No module named 'cupy'" in r.stderr and "cupy_user.py:1" in r.stderr
-    assert "add --path" not in r.stderr and "not installed" in r.stderr
+    r = gc(work, "check", "cupy_user.py", "--path", "pkg", "--json", "cupy.json", env=env)
+    err = load_error(work, "cupy.json", r)
+    assert "No module named 'cupy'" in err and "cupy_user.py:1" in err
+    assert "add --path" not in err and "not installed" in err
 
 
 @pytest.mark.skipif(np.lib.NumpyVersion(np.__version__) < "2.0.0", reason="np.float_ exists before NumPy 2")
 def test_error_raised_inside_numpy_names_the_users_line(work, env):
-    r = gc(work, "check", "float_.py", env=env)
-    assert r.returncode == 2
-    assert "float_.py:3" in r.stderr and "DTYPE = np.float_" in r.stderr
-    assert "numpy/__init__.py" not in r.stderr
+    err = load_error(work, "float_.json", gc(work, "check", "float_.py", "--json", "float_.json", env=env))
+    assert "float_.py:3" in err and "DTYPE = np.float_" in err
+    assert "numpy/__init__.py" not in err
 
 
 # --- which classes are checked (issue 9) ---------------------------------------------------
