@@ -13,6 +13,7 @@ import json
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -227,7 +228,11 @@ class Session:
         if self._worker is None or self._worker.proc.poll() is not None:
             if self._worker is not None:
                 self._worker.close()
-            self._worker, _ = self._start()
+            try:  # a fresh worker after a crash loads the target again
+                self._worker, _ = self._start()
+            except WorkerError as exc:
+                self._worker = None
+                return self._crash_report(info, {"n": 0, "example": None, "seed": None}, f"a fresh worker: {exc}")
         w = self._worker
         out = self._tmp / f"layer-{index}.out"
         t0 = time.monotonic()
@@ -307,11 +312,10 @@ class Session:
         report = LayerReport(info.name, cls=info.cls if info.cls != info.name else None)
         where = ""
         if state["n"]:
-            where = f" during example {state['n']}" + (f" of {state['planned']}" if state["planned"] else "")
+            where = f" during example {state['n']}" + (f" of {state['planned']}" if state.get("planned") else "")
         if check:
             where += f", in check {check}"
         report.add([Finding("crash", "fail", how + where)], None)
-        report.failures = [Finding("crash", "fail", how + where)]
         report.examples = state["n"]
         report.example, report.shrunk = state["example"], False
         report.seed = state["seed"]
@@ -319,8 +323,6 @@ class Session:
         return report
 
     def _replay(self, info: LayerInfo, seed: int | None) -> str:
-        import shlex
-
         parts = [self.options.get("replay_command") or "gradcheck run", "--layers", shlex.quote(info.layers_arg)]
         if self.options.get("profile"):
             parts += ["--profile", self.options["profile"]]
