@@ -4,7 +4,10 @@ findings of the (shrunk) failing example, and renderings as text, JSON, JUnit XM
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from .compare import Entry
@@ -256,3 +259,16 @@ class Report:
             + f": {len(self.layers)} layers, {n_fail} failed, {n_warn} with warnings"
         )
         return "\n".join(out)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename: a reader sees
+    the old report or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -84,7 +84,7 @@ def selftest(args, options: RunOptions, say) -> int:
         import json
         from pathlib import Path
 
-        from .cli import write_atomic
+        from .report import write_atomic
 
         write_atomic(
             Path(args.json),

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 import rnnref
-from gradcheck.cli import write_atomic
 from gradcheck.engine import check_layer
-from gradcheck.report import LayerReport
+from gradcheck.report import LayerReport, write_atomic
 from gradcheck.supervisor import _tail
 from gradcheck.targets import TargetError, discover
 
