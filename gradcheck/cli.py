@@ -181,8 +181,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         _validate(args)
-        if args.verb == "selftest":
+        if args.verb == "selftest":  # our own code only: in this process
+            from hypothesis import configuration
+
             from .selftest import selftest
+            from .supervisor import cache_dir
+
+            configuration.set_hypothesis_home_dir(cache_dir() / "hypothesis")  # not the working directory
 
             return selftest(args, _options(args, "gradcheck selftest"), _say)
         return _supervised(args)
