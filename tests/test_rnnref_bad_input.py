@@ -122,15 +122,8 @@ def test_time_rnn_set_state_rejects_bad_h():
 
 
 def test_backward_before_forward_raises_runtime_error():
-    for layer in (
-        RNN(*rnn_params()),
-        TimeRNN(*rnn_params()),
-        Affine(f64(D, H), f64(H)),
-        Embedding(f64(V, D)),
-        TimeAffine(f64(D, H), f64(H)),
-        TimeEmbedding(f64(V, D)),
-        TimeSoftmaxWithLoss(),
-    ):
+    for layer in (RNN(*rnn_params()), TimeRNN(*rnn_params()), Affine(f64(D, H), f64(H)), Embedding(f64(V, D)),
+                  TimeAffine(f64(D, H), f64(H)), TimeEmbedding(f64(V, D)), TimeSoftmaxWithLoss()):
         with raises(RuntimeError, type(layer).__name__, "before forward"):
             layer.backward(f64(1, 1))
 

@@ -62,31 +62,24 @@ def test_rnn_2x2_step_forward_and_backward_by_hand():
     d00, d01 = 1.0 * (1 - t00**2), -2.0 * (1 - t01**2)
     d10, d11 = 0.5 * (1 - t10**2), 3.0 * (1 - t11**2)
     # dx[n, i] = sum_j dt[n, j] Wx[i, j]
-    close64(dx, [[d00 * 0.1 + d01 * 0.2, d00 * 0.3 + d01 * 0.4], [d10 * 0.1 + d11 * 0.2, d10 * 0.3 + d11 * 0.4]], "dx")
+    close64(dx, [[d00 * 0.1 + d01 * 0.2, d00 * 0.3 + d01 * 0.4],
+                 [d10 * 0.1 + d11 * 0.2, d10 * 0.3 + d11 * 0.4]], "dx")
     # dh_prev[n, i] = sum_j dt[n, j] Wh[i, j]
-    close64(
-        dh_prev,
-        [[d00 * 0.5 + d01 * (-0.5), d00 * 0.25 + d01 * 0.0], [d10 * 0.5 + d11 * (-0.5), d10 * 0.25 + d11 * 0.0]],
-        "dh_prev",
-    )
+    close64(dh_prev, [[d00 * 0.5 + d01 * (-0.5), d00 * 0.25 + d01 * 0.0],
+                      [d10 * 0.5 + d11 * (-0.5), d10 * 0.25 + d11 * 0.0]], "dh_prev")
     dWx, dWh, db = layer.grads
     # dWx[i, j] = sum_n x[n, i] dt[n, j]
-    close64(
-        dWx, [[1.0 * d00 + 0.0 * d10, 1.0 * d01 + 0.0 * d11], [0.0 * d00 + 2.0 * d10, 0.0 * d01 + 2.0 * d11]], "dWx"
-    )
+    close64(dWx, [[1.0 * d00 + 0.0 * d10, 1.0 * d01 + 0.0 * d11],
+                  [0.0 * d00 + 2.0 * d10, 0.0 * d01 + 2.0 * d11]], "dWx")
     # dWh[i, j] = sum_n h[n, i] dt[n, j]
-    close64(
-        dWh, [[0.5 * d00 + 0.0 * d10, 0.5 * d01 + 0.0 * d11], [-1.0 * d00 + 0.0 * d10, -1.0 * d01 + 0.0 * d11]], "dWh"
-    )
+    close64(dWh, [[0.5 * d00 + 0.0 * d10, 0.5 * d01 + 0.0 * d11],
+                  [-1.0 * d00 + 0.0 * d10, -1.0 * d01 + 0.0 * d11]], "dWh")
     close64(db, [d00 + d10, d01 + d11], "db")
 
 
 def test_rnn_2x2_step_float32_matches_hand_values():
-    layer = RNN(
-        np.array([[0.1, 0.2], [0.3, 0.4]], np.float32),
-        np.array([[0.5, -0.5], [0.25, 0.0]], np.float32),
-        np.array([0.01, -0.02], np.float32),
-    )
+    layer = RNN(np.array([[0.1, 0.2], [0.3, 0.4]], np.float32), np.array([[0.5, -0.5], [0.25, 0.0]], np.float32),
+                np.array([0.01, -0.02], np.float32))
     h_next = layer.forward(np.array([[1.0, 0.0]], np.float32), np.array([[0.5, -1.0]], np.float32))
     assert h_next.dtype == np.float32
     np.testing.assert_allclose(h_next, [[math.tanh(0.11), math.tanh(-0.07)]], rtol=RTOL32)
@@ -99,24 +92,12 @@ def test_rnn_2x2_step_float32_matches_hand_values():
 def test_affine_2x2_forward_and_backward_by_hand():
     layer = Affine(np.array([[0.5, -1.0], [2.0, 0.25]]), np.array([0.1, -0.2]))
     out = layer.forward(np.array([[1.0, 2.0], [3.0, 4.0]]))
-    close64(
-        out,
-        [
-            [1 * 0.5 + 2 * 2.0 + 0.1, 1 * -1.0 + 2 * 0.25 - 0.2],  # [4.6, -0.7]
-            [3 * 0.5 + 4 * 2.0 + 0.1, 3 * -1.0 + 4 * 0.25 - 0.2],
-        ],
-        "out",
-    )  # [9.6, -2.2]
+    close64(out, [[1 * 0.5 + 2 * 2.0 + 0.1, 1 * -1.0 + 2 * 0.25 - 0.2],     # [4.6, -0.7]
+                  [3 * 0.5 + 4 * 2.0 + 0.1, 3 * -1.0 + 4 * 0.25 - 0.2]], "out")  # [9.6, -2.2]
     dx = layer.backward(np.array([[1.0, -1.0], [2.0, 0.5]]))
     # dx = dout @ W.T
-    close64(
-        dx,
-        [
-            [1 * 0.5 + -1 * -1.0, 1 * 2.0 + -1 * 0.25],  # [1.5, 1.75]
-            [2 * 0.5 + 0.5 * -1.0, 2 * 2.0 + 0.5 * 0.25],
-        ],
-        "dx",
-    )  # [0.5, 4.125]
+    close64(dx, [[1 * 0.5 + -1 * -1.0, 1 * 2.0 + -1 * 0.25],   # [1.5, 1.75]
+                 [2 * 0.5 + 0.5 * -1.0, 2 * 2.0 + 0.5 * 0.25]], "dx")  # [0.5, 4.125]
     dW, db = layer.grads
     # dW = x.T @ dout; the last entry is 2 * -1 + 4 * 0.5 = 0 exactly
     close64(dW, [[1 * 1 + 3 * 2, 1 * -1 + 3 * 0.5], [2 * 1 + 4 * 2, 2 * -1 + 4 * 0.5]], "dW")
@@ -177,16 +158,8 @@ def test_time_softmax_with_loss_v3_by_hand():
     dout = 1.5
     dxs = layer.backward(dout)
     # (p - onehot) / count * dout
-    close64(
-        dxs,
-        [
-            [
-                [p1[0] / 2 * dout, p1[1] / 2 * dout, (p1[2] - 1) / 2 * dout],
-                [(p2[0] - 1) / 2 * dout, p2[1] / 2 * dout, p2[2] / 2 * dout],
-            ]
-        ],
-        "dxs",
-    )
+    close64(dxs, [[[p1[0] / 2 * dout, p1[1] / 2 * dout, (p1[2] - 1) / 2 * dout],
+                   [(p2[0] - 1) / 2 * dout, p2[1] / 2 * dout, p2[2] / 2 * dout]]], "dxs")
 
 
 def test_time_softmax_with_loss_v2_ignored_position_by_hand():
@@ -249,7 +222,8 @@ def test_functions_keep_the_float_dtype(dtype):
     x = np.array([[0.5, -1.0, 2.0]], dtype=dtype)
     for f in (softmax, log_softmax, sigmoid):
         assert f(x).dtype == dtype, f.__name__
-    np.testing.assert_allclose(softmax(np.array([0.0, math.log(3.0)], dtype=np.float32)), [1 / 4, 3 / 4], rtol=RTOL32)
+    np.testing.assert_allclose(softmax(np.array([0.0, math.log(3.0)], dtype=np.float32)), [1 / 4, 3 / 4],
+                               rtol=RTOL32)
 
 
 def test_sigmoid_keeps_relative_precision_for_very_negative_x():

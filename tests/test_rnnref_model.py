@@ -148,7 +148,6 @@ def test_seed_simple_rnnlm_drawing_from_the_global_random_state_is_caught():
 # ---------------------------------------------------------------------------
 # training smoke test: plain SGD with truncated BPTT on a repeating corpus
 
-
 def bptt_batches(corpus: np.ndarray, N: int, T: int):
     """The book's batching: N read heads spread over the corpus, T steps per batch,
     each head continuing where it stopped (so the stateful RNN sees a contiguous stream)."""
@@ -211,17 +210,6 @@ def test_star_import_from_time_layers_gives_the_books_names():
 
 
 def test_package_exports_the_layers_model_and_functions():
-    for name in (
-        "RNN",
-        "Affine",
-        "Embedding",
-        "TimeRNN",
-        "TimeEmbedding",
-        "TimeAffine",
-        "TimeSoftmaxWithLoss",
-        "SimpleRnnlm",
-        "softmax",
-        "log_softmax",
-        "sigmoid",
-    ):
+    for name in ("RNN", "Affine", "Embedding", "TimeRNN", "TimeEmbedding", "TimeAffine", "TimeSoftmaxWithLoss",
+                 "SimpleRnnlm", "softmax", "log_softmax", "sigmoid"):
         assert name in rnnref.__all__ and hasattr(rnnref, name), name

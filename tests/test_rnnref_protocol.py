@@ -58,51 +58,25 @@ def _labels(seed: int) -> np.ndarray:
 
 
 CASES = [
-    Case(
-        "RNN",
-        lambda dt: RNN(_rand(1, (D, H), dt), _rand(2, (H, H), dt) / 2, _rand(3, (H,), dt)),
-        lambda dt, s: Example((_rand(s, (N, D), dt), _rand(s + 1, (N, H), dt)), _rand(s + 2, (N, H), dt)),
-    ),
-    Case(
-        "Affine",
-        lambda dt: Affine(_rand(1, (D, V), dt), _rand(2, (V,), dt)),
-        lambda dt, s: Example((_rand(s, (N, D), dt),), _rand(s + 1, (N, V), dt)),
-    ),
-    Case(
-        "Embedding",
-        lambda dt: Embedding(_rand(1, (V, D), dt)),
-        lambda dt, s: Example((_tokens(s, (5,), 3),), _rand(s + 1, (5, D), dt)),
-    ),  # 5 ids < 3: repeats
-    Case(
-        "TimeRNN",
-        lambda dt: TimeRNN(_rand(1, (D, H), dt), _rand(2, (H, H), dt) / 2, _rand(3, (H,), dt)),
-        lambda dt, s: Example((_rand(s, (N, T, D), dt),), _rand(s + 1, (N, T, H), dt)),
-    ),
-    Case(
-        "TimeRNN-stateful",
-        lambda dt: TimeRNN(_rand(1, (D, H), dt), _rand(2, (H, H), dt) / 2, _rand(3, (H,), dt), stateful=True),
-        lambda dt, s: Example((_rand(s, (N, T, D), dt),), _rand(s + 1, (N, T, H), dt), _rand(s + 2, (N, H), dt)),
-    ),
-    Case(
-        "TimeEmbedding",
-        lambda dt: TimeEmbedding(_rand(1, (V, D), dt)),
-        lambda dt, s: Example((_tokens(s, (N, T), 3),), _rand(s + 1, (N, T, D), dt)),
-    ),  # ids < 3: repeats
-    Case(
-        "TimeAffine",
-        lambda dt: TimeAffine(_rand(1, (D, V), dt), _rand(2, (V,), dt)),
-        lambda dt, s: Example((_rand(s, (N, T, D), dt),), _rand(s + 1, (N, T, V), dt)),
-    ),
-    Case(
-        "TimeSoftmaxWithLoss",
-        lambda dt: TimeSoftmaxWithLoss(),
-        lambda dt, s: Example((_rand(s, (N, T, V), dt), _labels(s + 1)), np.array(0.5 + s / 10, dtype=dt)),
-    ),
-    Case(
-        "SimpleRnnlm",
-        lambda dt: SimpleRnnlm(V, D, H, dtype=dt, seed=7),
-        lambda dt, s: Example((_tokens(s, (N, T), V), _labels(s + 1)), np.array(0.5 + s / 10, dtype=dt)),
-    ),
+    Case("RNN", lambda dt: RNN(_rand(1, (D, H), dt), _rand(2, (H, H), dt) / 2, _rand(3, (H,), dt)),
+         lambda dt, s: Example((_rand(s, (N, D), dt), _rand(s + 1, (N, H), dt)), _rand(s + 2, (N, H), dt))),
+    Case("Affine", lambda dt: Affine(_rand(1, (D, V), dt), _rand(2, (V,), dt)),
+         lambda dt, s: Example((_rand(s, (N, D), dt),), _rand(s + 1, (N, V), dt))),
+    Case("Embedding", lambda dt: Embedding(_rand(1, (V, D), dt)),
+         lambda dt, s: Example((_tokens(s, (5,), 3),), _rand(s + 1, (5, D), dt))),  # 5 ids < 3: repeats
+    Case("TimeRNN", lambda dt: TimeRNN(_rand(1, (D, H), dt), _rand(2, (H, H), dt) / 2, _rand(3, (H,), dt)),
+         lambda dt, s: Example((_rand(s, (N, T, D), dt),), _rand(s + 1, (N, T, H), dt))),
+    Case("TimeRNN-stateful",
+         lambda dt: TimeRNN(_rand(1, (D, H), dt), _rand(2, (H, H), dt) / 2, _rand(3, (H,), dt), stateful=True),
+         lambda dt, s: Example((_rand(s, (N, T, D), dt),), _rand(s + 1, (N, T, H), dt), _rand(s + 2, (N, H), dt))),
+    Case("TimeEmbedding", lambda dt: TimeEmbedding(_rand(1, (V, D), dt)),
+         lambda dt, s: Example((_tokens(s, (N, T), 3),), _rand(s + 1, (N, T, D), dt))),  # ids < 3: repeats
+    Case("TimeAffine", lambda dt: TimeAffine(_rand(1, (D, V), dt), _rand(2, (V,), dt)),
+         lambda dt, s: Example((_rand(s, (N, T, D), dt),), _rand(s + 1, (N, T, V), dt))),
+    Case("TimeSoftmaxWithLoss", lambda dt: TimeSoftmaxWithLoss(),
+         lambda dt, s: Example((_rand(s, (N, T, V), dt), _labels(s + 1)), np.array(0.5 + s / 10, dtype=dt))),
+    Case("SimpleRnnlm", lambda dt: SimpleRnnlm(V, D, H, dtype=dt, seed=7),
+         lambda dt, s: Example((_tokens(s, (N, T), V), _labels(s + 1)), np.array(0.5 + s / 10, dtype=dt))),
 ]
 CASE_IDS = [c.name for c in CASES]
 WITH_PARAMS = [c for c in CASES if c.name != "TimeSoftmaxWithLoss"]

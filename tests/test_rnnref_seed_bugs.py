@@ -115,16 +115,12 @@ def time_rnn_t2_by_hand() -> dict[str, float]:
     dh1 = g1 + dt2 * WH  # h1 feeds both the output hs[0] and step 2
     dt1 = dh1 * (1.0 - h1 * h1)
     return {
-        "h1": h1,
-        "h2": h2,
-        "dt1": dt1,
-        "dt2": dt2,
+        "h1": h1, "h2": h2, "dt1": dt1, "dt2": dt2,
         # the weights are shared by both steps: their gradient is the sum over steps
         "dWx": x1 * dt1 + x2 * dt2,
         "dWh": h0 * dt1 + h1 * dt2,
         "db": dt1 + dt2,
-        "dx1": dt1 * WX,
-        "dx2": dt2 * WX,
+        "dx1": dt1 * WX, "dx2": dt2 * WX,
         "dh0": dt1 * WH,
     }
 

@@ -58,7 +58,7 @@ def test_stateful_chunks_of_one_step_equal_the_rnn_cell_applied_in_turn(dtype):
     layer, cell = TimeRNN(*weights(dtype=dtype), stateful=True), RNN(*weights(dtype=dtype))
     h = np.zeros((N, H), dtype=dtype)
     for t in range(4):
-        hs = layer.forward(xs[:, t : t + 1])
+        hs = layer.forward(xs[:, t:t + 1])
         h = cell.forward(xs[:, t], h)
         np.testing.assert_array_equal(hs[:, 0], h)
 
@@ -147,8 +147,7 @@ def test_dh_is_the_gradient_wrt_the_initial_state_by_finite_differences(stateful
     for i in np.ndindex(fd.shape):
         step = np.zeros((N, H))
         step[i] = FD_EPS
-        fd[i] = (
-            loss_of_initial_state(h0 + step, xs, dhs, params) - loss_of_initial_state(h0 - step, xs, dhs, params)
-        ) / (2 * FD_EPS)
+        fd[i] = (loss_of_initial_state(h0 + step, xs, dhs, params)
+                 - loss_of_initial_state(h0 - step, xs, dhs, params)) / (2 * FD_EPS)
     assert np.max(np.abs(fd)) > 0.1  # a real gradient, not a vanishing one
     np.testing.assert_allclose(layer.dh, fd, rtol=0, atol=FD_ATOL)
