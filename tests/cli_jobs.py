@@ -12,6 +12,7 @@ import pytest
 
 TIMEOUT = 240  # per command, seconds: generous, for a loaded machine
 GC = [sys.executable, "-m", "gradcheck"]
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]  # for the plugin, in a fresh process
 
 
 class Job:

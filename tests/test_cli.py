@@ -15,7 +15,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from cli_jobs import GC, Job, no_traceback
+from cli_jobs import GC, PYTEST, Job, no_traceback
 
 SEED = Path(__file__).resolve().parent / "seed_notebook.py"
 
@@ -139,23 +139,13 @@ JOBS = {
     "downcast": [*GC, "check", "downcast.py", "--max-examples", "3"],
     "downcast_strict": [*GC, "check", "downcast.py", "--max-examples", "3", "--strict", "--json", "strict.json"],
     "plugin_buggy": [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
+        *PYTEST,
         "--gradcheck-target=buggy.py",
         "--gradcheck-layers=TimeRNN",
         "--gradcheck-profile=quick",
     ],
     "plugin_correct": [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
+        *PYTEST,
         "--gradcheck-target=correct.py",
         "--gradcheck-profile=quick",
     ],

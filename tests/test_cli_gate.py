@@ -15,7 +15,6 @@ import re
 import shlex
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 import pytest
-from cli_jobs import GC, Job, no_traceback
+from cli_jobs import GC, PYTEST, Job, no_traceback
 
 BOOK = Path("/work/shared/book")
 
@@ -96,17 +95,12 @@ JOBS: dict[str, tuple[list[str], str]] = {  # name -> (argv, cwd relative to the
     "mixed": ([*GC, "check", "mixed.py", "--max-examples", "2", "--json", "mixed.json"], "."),
     "lookalike": ([*GC, "check", "mixed.py", "--layers", "SimpleRNNLM=SimpleRnnlm,RNN", "--max-examples", "2"], "."),
     "plugin_crash": (
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--gradcheck-target=osexit0.py"],
+        [*PYTEST, "--gradcheck-target=osexit0.py"],
         ".",
     ),
     "plugin_lookalike": (
         [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
+            *PYTEST,
             "--gradcheck-target=mixed.py",
             "--gradcheck-layers=SimpleRNNLM=SimpleRnnlm",
             "--gradcheck-profile=quick",
