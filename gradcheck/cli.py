@@ -25,7 +25,6 @@ from pathlib import Path
 
 from . import profiles
 from .report import Report, write_atomic
-from .specs import SPECS
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
@@ -59,6 +58,16 @@ def _megabytes(text: str) -> int:
     return value
 
 
+class _LayerNames:
+    """The specs' names, for --help only: importing the specs imports JAX, which the
+    supervisor (this process) otherwise never needs."""
+
+    def __str__(self) -> str:
+        from .specs import SPECS
+
+        return ", ".join(SPECS)
+
+
 def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
     p.add_argument(
         "--profile",
@@ -72,13 +81,14 @@ def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
         "--max-examples", type=int, default=None, metavar="N", help="examples per layer (overrides the profile)"
     )
     if layers:
-        p.add_argument(
+        action = p.add_argument(
             "--layers",
             default=None,
             metavar="A,B",
-            help=f"check only these layers (of: {', '.join(SPECS)}); MINE=KNOWN checks class MINE under "
+            help="check only these layers (of: %(layer_names)s); MINE=KNOWN checks class MINE under "
             "the spec of KNOWN (e.g. SimpleRNNLM=SimpleRnnlm); a class the target imports is checked only when named",
         )
+        action.layer_names = _LayerNames()  # type: ignore[attr-defined]  # argparse expands %(...)s from the action
     p.add_argument(
         "--strict",
         action="store_true",
@@ -198,15 +208,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _validate(args) -> None:
     """Every option and output path, before anything runs (TargetError: exit 2)."""
-    from .targets import TargetError, check_layer_names, parse_layers
+    from .targets import TargetError
 
     if args.max_examples is not None and args.max_examples < 1:
         raise TargetError("--max-examples must be at least 1")
     env = os.environ.get("HYPOTHESIS_PROFILE")
     if args.profile is None and env and env not in profiles.PROFILES:
         raise TargetError(f"HYPOTHESIS_PROFILE={env}: unknown profile; choose from {', '.join(profiles.PROFILES)}")
-    if getattr(args, "layers", None):
-        check_layer_names(parse_layers(args.layers))
+    # --layers names are checked by the worker, against the specs, before any layer runs
     for p in getattr(args, "path", []):
         if not Path(p).is_dir():
             raise TargetError(f"--path {p}: no such directory")

@@ -17,10 +17,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from .frames import user_frame_of
-from .runner import Target
-from .specs import SPECS
+
+if TYPE_CHECKING:
+    from .runner import Target
+
+# runner and specs (and with them JAX) are imported where needed, not here: the
+# supervisor uses TargetError and parse_layers and must stay light.
 
 
 class TargetError(Exception):
@@ -149,7 +154,11 @@ def _norm(name: str) -> str:
     return name.lower().replace("_", "").replace("-", "")
 
 
-_BY_NORM = {_norm(n): n for n in SPECS}
+def _lookalike(name: str) -> str | None:
+    """The known layer `name` matches once lowercased and stripped of `_` and `-`."""
+    from .specs import SPECS
+
+    return next((n for n in SPECS if _norm(n) == _norm(name)), None)
 
 
 def parse_layers(text: str | None) -> list[str] | None:
@@ -165,9 +174,11 @@ def split_item(item: str) -> tuple[str, str]:
 
 def check_layer_names(layers: list[str] | None) -> None:
     """Reject spec names no spec has (what can be checked without the module)."""
+    from .specs import SPECS
+
     unknown = [spec for _, spec in map(split_item, layers or []) if spec not in SPECS]
     if unknown:
-        looks = [f"{u}={_BY_NORM[_norm(u)]}" for u in unknown if _norm(u) in _BY_NORM]
+        looks = [f"{u}={_lookalike(u)}" for u in unknown if _lookalike(u)]
         hint = f"; to check a class under a known layer's spec: --layers {','.join(looks)}" if looks else ""
         raise TargetError(f"--layers: unknown layer {', '.join(unknown)}; known: {', '.join(SPECS)}{hint}")
 
@@ -177,6 +188,9 @@ def discover(module: ModuleType, layers: list[str] | None = None) -> Discovery:
     not checked. By default: the classes the module *defines* under the book's
     names; imported ones and look-alike names are listed, checked only when named
     in `layers` (`KNOWN` or `MINE=KNOWN`)."""
+    from .runner import Target
+    from .specs import SPECS
+
     check_layer_names(layers)
     shown = getattr(module, "__gradcheck_display__", module.__name__)
     callables = {n: v for n, v in vars(module).items() if callable(v) and not n.startswith("_")}
@@ -194,8 +208,8 @@ def discover(module: ModuleType, layers: list[str] | None = None) -> Discovery:
                     "reason": f"imported from {origin}: not checked; check that module, or name it with --layers",
                 }
             )
-        elif n not in SPECS and _norm(n) in _BY_NORM and defined(n) and isinstance(callables[n], type):
-            known = _BY_NORM[_norm(n)]
+        elif n not in SPECS and _lookalike(n) and defined(n) and isinstance(callables[n], type):
+            known = _lookalike(n)
             notes.append({"class": n, "reason": f"not checked: looks like {known}, use --layers {n}={known}"})
     if layers:
         wanted = [split_item(i) for i in layers]
