@@ -90,22 +90,37 @@ def _layers(text: str | None) -> list[str] | None:
     return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
-# One supervised worker per (target, paths, options), reused by the tests of its layers.
+# Supervised workers by (target, paths, layers loaded), reused by the tests of their
+# layers (the one that listed the layers at collection runs them too); closed at exit.
 _SESSIONS: dict = {}
 
 
-def _found_layers(target: str, layers: list[str] | None, paths: list[str]) -> list[str]:
-    """The layers of `target` to check (their labels: `TimeRNN`, or `Mine as TimeRNN`);
-    loaded in a worker, never in this process."""
-    from .supervisor import Session, WorkerError
+def _session(target: str, paths: list[str], layers: list[str] | None):
+    """The open session for the target loaded with `layers` (WorkerError if it cannot load)."""
+    from .supervisor import Session
 
-    s = Session(load={"target": target, "paths": list(paths), "layers": layers}, options={})
+    key = (target, tuple(paths), tuple(layers or ()))
+    if key not in _SESSIONS:
+        replay = shlex.join(["gradcheck", "check", target, *(x for p in paths for x in ("--path", p))])
+        s = Session(load={"target": target, "paths": list(paths), "layers": layers}, options={"replay_command": replay})
+        try:
+            s.open()
+        except BaseException:
+            s.close()
+            raise
+        _SESSIONS[key] = s
+    return _SESSIONS[key]
+
+
+def _found_layers(target: str, layers: list[str] | None, paths: list[str]) -> list[str]:
+    """The layers of `target` to check, as --layers items (`TimeRNN`, `Mine=TimeRNN`);
+    loaded in a worker, never in this process."""
+    from .supervisor import WorkerError
+
     try:
-        return [i.layers_arg for i in s.open()]
+        return [i.layers_arg for i in _session(target, list(paths), layers).layers]
     except WorkerError as exc:
         raise pytest.UsageError(f"gradcheck: {exc}") from None
-    finally:
-        s.close()
 
 
 def check_target(
@@ -120,32 +135,30 @@ def check_target(
     """Run gradcheck on one layer of `target` (`TimeRNN` or `Mine=TimeRNN`) in a
     worker process; raise GradcheckFailure with the report."""
     from .report import Report
-    from .supervisor import Session, WorkerError
+    from .supervisor import WorkerError
 
-    options = {"profile": profile, "strict": strict, "max_examples": max_examples}
     paths = list(paths or [])
-    # The target's default layers share one worker; a layer named otherwise (imported,
-    # or MINE=KNOWN) gets its own.
-    for layers in (None, [layer]):
-        key = (target, tuple(paths), tuple(layers or ()), tuple(sorted(options.items())))
-        s = _SESSIONS.get(key)
-        if s is None:
-            replay = shlex.join(["gradcheck", "check", target, *(x for p in paths for x in ("--path", p))])
-            s = Session(
-                load={"target": target, "paths": paths, "layers": layers}, options={**options, "replay_command": replay}
-            )
-            try:
-                s.open()
-            except WorkerError as exc:
-                s.close()
-                raise GradcheckFailure(f"gradcheck: {exc}") from None
-            _SESSIONS[key] = s
+    # A worker that already has the layer (the one of collection, say); else one with the
+    # target's default layers; else one loading just this layer (an imported class, MINE=KNOWN).
+    opened = [s for (t, p, _), s in _SESSIONS.items() if t == target and list(p) == paths]
+    loaders = [lambda s=s: s for s in opened] + [
+        lambda: _session(target, paths, None),
+        lambda: _session(target, paths, [layer]),
+    ]
+    error: WorkerError | None = None
+    for load in loaders:
+        try:
+            s = load()
+        except WorkerError as exc:
+            error = exc
+            continue
         index = next((i for i, info in enumerate(s.layers) if layer in (info.layers_arg, info.name)), None)
         if index is not None:
             break
     else:
-        raise GradcheckFailure(f"gradcheck: {target} has no layer {layer}")
-    report = Report([s.run_layer(index)], strict=strict)
+        raise GradcheckFailure(f"gradcheck: {error or f'{target} has no layer {layer}'}")
+    options = {"profile": profile, "strict": strict, "max_examples": max_examples}
+    report = Report([s.run_layer(index, options)], strict=strict)
     if not report.passed:
         raise GradcheckFailure(report.render())
 

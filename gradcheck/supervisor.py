@@ -223,8 +223,10 @@ class Session:
             detail = f"; its output ended with:\n{tail}" if tail else ""
             raise WorkerError(f"importing {self.load.get('target')}: the process {died.how}{detail}") from None
 
-    def run_layer(self, index: int) -> LayerReport:
+    def run_layer(self, index: int, options: dict | None = None) -> LayerReport:
+        """Run layer `index`; `options` update the session's run options for this layer."""
         info = self.layers[index]
+        run_options = {**self.options, **(options or {})}
         if self._worker is None or self._worker.proc.poll() is not None:
             if self._worker is not None:
                 self._worker.close()
@@ -232,7 +234,8 @@ class Session:
                 self._worker, _ = self._start()
             except WorkerError as exc:
                 self._worker = None
-                return self._crash_report(info, {"n": 0, "example": None, "seed": None}, f"a fresh worker: {exc}")
+                nothing_ran = {"n": 0, "example": None, "seed": None}
+                return self._crash_report(info, nothing_ran, f"a fresh worker: {exc}", run_options)
         w = self._worker
         out = self._tmp / f"layer-{index}.out"
         t0 = time.monotonic()
@@ -247,7 +250,7 @@ class Session:
         }
         budget, timeout = self.limits.budget, self.limits.timeout
         try:
-            w.send(op="layer", index=index, options=self.options, output=None if self.show_output else str(out))
+            w.send(op="layer", index=index, options=run_options, output=None if self.show_output else str(out))
             while True:
                 deadlines = [t0 + budget + GRACE] if budget else []
                 if timeout and state["n"]:
@@ -265,7 +268,7 @@ class Session:
                     over_budget = budget and time.monotonic() >= t0 + budget + GRACE
                     w.close()
                     self._worker = None
-                    report = self._crash_report(info, state, self._killed_message(over_budget))
+                    report = self._crash_report(info, state, self._killed_message(over_budget), run_options)
                     break
                 kind = event["event"]
                 if kind == "example":
@@ -288,7 +291,7 @@ class Session:
             msg = f"the worker process {died.how}"
             if where and "os._exit" not in died.how:
                 msg += f" at {where}"
-            report = self._crash_report(info, state, msg, check)
+            report = self._crash_report(info, state, msg, run_options, check)
         if not self.show_output:
             tail, lines = _tail(out)
             if report.status == "fail" and tail:
@@ -308,7 +311,9 @@ class Session:
             f"(a bare `except:` around a loop?): the worker was killed (limit hit: --timeout {self.limits.timeout:g})"
         )
 
-    def _crash_report(self, info: LayerInfo, state: dict, how: str, check: str | None = None) -> LayerReport:
+    def _crash_report(
+        self, info: LayerInfo, state: dict, how: str, options: dict, check: str | None = None
+    ) -> LayerReport:
         report = LayerReport(info.name, cls=info.cls if info.cls != info.name else None)
         where = ""
         if state["n"]:
@@ -319,24 +324,26 @@ class Session:
         report.examples = state["n"]
         report.example, report.shrunk = state["example"], False
         report.seed = state["seed"]
-        report.replay = self._replay(info, state["seed"])
+        report.replay = _replay(info, state["seed"], options)
         return report
-
-    def _replay(self, info: LayerInfo, seed: int | None) -> str:
-        parts = [self.options.get("replay_command") or "gradcheck run", "--layers", shlex.quote(info.layers_arg)]
-        if self.options.get("profile"):
-            parts += ["--profile", self.options["profile"]]
-        if self.options.get("seed") is not None or (seed is not None and self.options.get("profile") != "ci"):
-            parts += ["--seed", str(self.options.get("seed") if self.options.get("seed") is not None else seed)]
-        if self.options.get("max_examples"):
-            parts += ["--max-examples", str(self.options["max_examples"])]
-        return " ".join(parts)
 
     def close(self) -> None:
         if self._worker is not None:
             self._worker.close()
             self._worker = None
         shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def _replay(info: LayerInfo, seed: int | None, options: dict) -> str:
+    """The command that replays a layer the worker died in."""
+    parts = [options.get("replay_command") or "gradcheck run", "--layers", shlex.quote(info.layers_arg)]
+    if options.get("profile"):
+        parts += ["--profile", options["profile"]]
+    if options.get("seed") is not None or (seed is not None and options.get("profile") != "ci"):
+        parts += ["--seed", str(options.get("seed") if options.get("seed") is not None else seed)]
+    if options.get("max_examples"):
+        parts += ["--max-examples", str(options["max_examples"])]
+    return " ".join(parts)
 
 
 def _tail(path: Path, n: int = OUTPUT_LINES) -> tuple[str, int]:
