@@ -237,7 +237,7 @@ def _check_writable(opt: str, path: Path) -> None:
         raise TargetError(f"{opt} {path}: cannot write there ({exc.strerror or exc})") from None
 
 
-def _meta(args, replay: str) -> dict:
+def _meta(args) -> dict:
     from importlib import metadata
     from platform import python_version
 
@@ -284,7 +284,7 @@ def _supervised(args) -> int:
         load = {"target": args.target, "paths": args.path, "layers": parse_layers(args.layers)}
     if args.memory_limit is None:
         args.memory_limit = default_memory_mb()
-    meta = _meta(args, replay)
+    meta = _meta(args)
     t0 = time.perf_counter()
     report = Report([], strict=args.strict, meta=meta, complete=False)
     session = Session(

@@ -65,6 +65,15 @@ def cache_dir() -> Path:
     return Path(base) / "gradcheck"
 
 
+def _worker_env() -> dict[str, str]:
+    """The environment, with this gradcheck importable in the worker (which runs with
+    `-P`, so the current directory is not on its path) even when it is not installed."""
+    ours = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([ours, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
 class Worker:
     """One worker process and the two pipes to it."""
 
@@ -86,6 +95,7 @@ class Worker:
                 stderr=sys.stderr if show_output else subprocess.STDOUT,
                 pass_fds=(w,),
                 start_new_session=True,  # Ctrl-C reaches the supervisor only
+                env=_worker_env(),
             )
         os.close(w)
         self.fd, self.buf = r, b""
