@@ -1,28 +1,72 @@
 """The `gradcheck` command: run | check | selftest.
 
+`run` and `check` validate every option and output path here, then run the
+layers in a worker process (gradcheck/supervisor.py): this process never imports
+the code under check. Reports are written atomically, at the start (so no stale
+report survives), after every layer and at the end.
+
 Exit codes: 0 every layer passed (warnings allowed unless --strict), 1 a check
-failed, 2 usage or input error (no such file, import error, no known class).
+failed, 2 usage or input error (no such file, import error, no known class),
+130 interrupted (Ctrl-C; 143 for SIGTERM), with the partial report written.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import shlex
+import signal
 import sys
+import tempfile
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import profiles
-from .jaxcache import enable_compile_cache
-from .report import Report
-from .specs import SPECS
+from .jaxcache import OFF_ENV
+from .report import Report, write_atomic
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 DESCRIPTION = """Check hand-written layers of "Deep Learning from Scratch 2" (RNN, TimeRNN,
 TimeEmbedding, TimeAffine, TimeSoftmaxWithLoss, SimpleRnnlm, ...) against JAX specs
 and finite differences, on examples drawn by Hypothesis."""
 
-EPILOG = """exit codes: 0 all passed (warnings allowed unless --strict), 1 a check failed,
-2 usage or input error"""
+EPILOG = """exit codes: 0 all passed (warnings allowed unless --strict), 1 a check failed
+(a crash or a limit hit included), 2 usage or input error, 130 interrupted (Ctrl-C)
+with the partial report written"""
+
+
+def _seconds(text: str) -> float:
+    """A limit in seconds: a finite number > 0, or 0 for none."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0 (0: no limit), not {text!r}")
+    return value
+
+
+def _megabytes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of MB: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0: no cap), not {text!r}")
+    return value
+
+
+class _LayerNames:
+    """The specs' names, for --help only: importing the specs imports JAX, which the
+    supervisor (this process) otherwise never needs."""
+
+    def __str__(self) -> str:
+        from .specs import SPECS
+
+        return ", ".join(SPECS)
 
 
 def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
@@ -38,9 +82,14 @@ def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
         "--max-examples", type=int, default=None, metavar="N", help="examples per layer (overrides the profile)"
     )
     if layers:
-        p.add_argument(
-            "--layers", default=None, metavar="A,B", help=f"check only these layers (of: {', '.join(SPECS)})"
+        action = p.add_argument(
+            "--layers",
+            default=None,
+            metavar="A,B",
+            help="check only these layers (of: %(layer_names)s); MINE=KNOWN checks class MINE under "
+            "the spec of KNOWN (e.g. SimpleRNNLM=SimpleRnnlm); a class the target imports is checked only when named",
         )
+        action.layer_names = _LayerNames()  # type: ignore[attr-defined]  # argparse expands %(...)s from the action
     p.add_argument(
         "--strict",
         action="store_true",
@@ -49,7 +98,38 @@ def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
     p.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON")
     p.add_argument("--junit", metavar="PATH", default=None, help="write JUnit XML: one test case per layer and check")
     p.add_argument(
-        "--timeout", type=float, default=20.0, metavar="S", help="time limit per example, seconds (default 20)"
+        "--timeout",
+        type=_seconds,
+        default=20.0,
+        metavar="S",
+        help="time limit per example, seconds (default 20; 0: none); a layer that does not stop is killed",
+    )
+
+
+def _limits(p: argparse.ArgumentParser) -> None:
+    from .supervisor import Limits
+
+    p.add_argument(
+        "--budget",
+        type=_seconds,
+        default=Limits.budget,
+        metavar="S",
+        help=f"time limit per layer, shrinking included, seconds (default {Limits.budget:g}; 0: none); "
+        "past it the report shows the smallest failing example found so far",
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=_megabytes,
+        default=None,
+        metavar="MB",
+        help="address-space cap of the worker process, MB (Linux; default half the machine's memory, "
+        "at least 4096; 0: none)",
+    )
+    p.add_argument(
+        "--show-output",
+        action="store_true",
+        help="stream the layers' own stdout/stderr to stderr (default: captured, the last 50 lines shown "
+        "for a failing layer)",
     )
     p.add_argument(
         "--no-compile-cache",
@@ -70,6 +150,7 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     _common(run)
+    _limits(run)
     check = sub.add_parser(
         "check",
         help="check your own layers (a .py file or module)",
@@ -79,7 +160,12 @@ def parser() -> argparse.ArgumentParser:
         "built the way the book's constructors take their arguments: TimeRNN(Wx, Wh, b, stateful=...), "
         "SimpleRnnlm(vocab_size, wordvec_size, hidden_size), ...",
     )
-    check.add_argument("target", metavar="TARGET", help="path to a .py file, or an importable module name")
+    check.add_argument(
+        "target",
+        metavar="TARGET",
+        help="path to a .py file (one inside a package is imported as part of it), or a module name "
+        "(found from the current directory, as `python -m` would)",
+    )
     check.add_argument(
         "--path",
         action="append",
@@ -88,6 +174,7 @@ def parser() -> argparse.ArgumentParser:
         help="prepend DIR to sys.path (repeatable); e.g. the book's repository root for `common`",
     )
     _common(check)
+    _limits(check)
     st = sub.add_parser(
         "selftest",
         help="show that every bug of the catalogue is caught",
@@ -106,22 +193,178 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb is None:
         parser().print_help()
         return EXIT_USAGE
-    if not args.no_compile_cache:
-        enable_compile_cache()
+    if args.no_compile_cache:  # read by enable_compile_cache() where JAX runs: the worker, selftest
+        os.environ[OFF_ENV] = "1"
     from .targets import TargetError
 
     try:
-        if args.max_examples is not None and args.max_examples < 1:
-            raise TargetError("--max-examples must be at least 1")
-        if args.verb == "selftest":
+        _validate(args)
+        if args.verb == "selftest":  # our own code only: in this process
+            from hypothesis import configuration
+
             from .selftest import selftest
+            from .supervisor import cache_dir
+
+            configuration.set_hypothesis_home_dir(cache_dir() / "hypothesis")  # not the working directory
 
             return selftest(args, _options(args, "gradcheck selftest"), _say)
-        report = _run(args)
+        return _supervised(args)
     except TargetError as exc:
         print(f"gradcheck: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return _finish(report, args)
+
+
+def _validate(args) -> None:
+    """Every option and output path, before anything runs (TargetError: exit 2)."""
+    from .targets import TargetError
+
+    if args.max_examples is not None and args.max_examples < 1:
+        raise TargetError("--max-examples must be at least 1")
+    env = os.environ.get("HYPOTHESIS_PROFILE")
+    if args.profile is None and env and env not in profiles.PROFILES:
+        raise TargetError(f"HYPOTHESIS_PROFILE={env}: unknown profile; choose from {', '.join(profiles.PROFILES)}")
+    # --layers names are checked by the worker, against the specs, before any layer runs
+    for p in getattr(args, "path", []):
+        if not Path(p).is_dir():
+            raise TargetError(f"--path {p}: no such directory")
+    for opt, path in (("--json", args.json), ("--junit", args.junit)):
+        if path:
+            _check_writable(opt, Path(path))
+
+
+def _check_writable(opt: str, path: Path) -> None:
+    from .targets import TargetError
+
+    if path.is_dir():
+        raise TargetError(f"{opt} {path}: is a directory; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise TargetError(f"{opt} {path}: cannot write there ({exc.strerror or exc})") from None
+
+
+def _meta(args) -> dict:
+    from importlib import metadata
+    from platform import python_version
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "target": getattr(args, "target", None) or "rnnref",
+        "command": shlex.join(["gradcheck", *sys.argv[1:]]),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": {
+            "gradcheck": version("rnnref-gradcheck"),
+            "numpy": version("numpy"),
+            "jax": version("jax"),
+            "jaxlib": version("jaxlib"),
+            "hypothesis": version("hypothesis"),
+            "python": python_version(),
+        },
+        "profile": args.profile or os.environ.get("HYPOTHESIS_PROFILE") or profiles.DEFAULT,
+        "seed": args.seed,
+        "limits": {"timeout": args.timeout, "budget": args.budget, "memory_mb": args.memory_limit},
+    }
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled): handled like Ctrl-C, exit 143."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _supervised(args) -> int:
+    from .supervisor import Limits, Session, WorkerError, default_memory_mb
+    from .targets import parse_layers
+
+    if args.verb == "run":
+        replay, load = "gradcheck run", {"target": None, "paths": [], "layers": parse_layers(args.layers)}
+    else:
+        replay = shlex.join(["gradcheck", "check", args.target, *(x for p in args.path for x in ("--path", p))])
+        load = {"target": args.target, "paths": args.path, "layers": parse_layers(args.layers)}
+    if args.memory_limit is None:
+        args.memory_limit = default_memory_mb()
+    meta = _meta(args)
+    t0 = time.perf_counter()
+    report = Report([], strict=args.strict, meta=meta, complete=False)
+    session = Session(
+        load=load,
+        options={
+            "profile": args.profile,
+            "max_examples": args.max_examples,
+            "seed": args.seed,
+            "strict": args.strict,
+            "timeout": args.timeout or None,
+            "budget": args.budget or None,
+            "replay_command": replay,
+        },
+        limits=Limits(timeout=args.timeout or None, budget=args.budget or None, memory_mb=args.memory_limit or None),
+        show_output=args.show_output,
+        progress=_live_progress(),
+    )
+
+    def save() -> None:
+        report.meta.update(
+            seconds=round(time.perf_counter() - t0, 3),
+            examples=sum(r.examples for r in report.layers),
+            jax_compiles=session.compiles,
+        )
+        _write_reports(report, args)
+
+    old_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        save()  # a stale report from an earlier run never survives this one
+        try:
+            infos = session.open()
+        except WorkerError as exc:
+            report.meta["error"] = str(exc)
+            save()
+            print(f"gradcheck: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        report.not_checked = session.not_checked
+        report.missing = [i.label for i in infos]
+        save()
+        for i, info in enumerate(infos):
+            _note(f"checking {info.label} ...")
+            t1 = time.perf_counter()
+            r = session.run_layer(i)
+            report.layers.append(r)
+            report.missing.pop(0)
+            _note(f"{info.label}: {r.status} ({r.examples} examples, {time.perf_counter() - t1:.1f} s)", done=True)
+            save()
+        report.complete = True
+        save()
+        print(report.render())
+    except KeyboardInterrupt as exc:
+        session.close()
+        save()
+        print(report.render())
+        done = len(report.layers)
+        where = ", ".join(str(p) for p in (args.json, args.junit) if p)
+        print(
+            f"gradcheck: {'terminated' if isinstance(exc, _Terminated) else 'interrupted'} after "
+            f"{done} of {done + len(report.missing)} layers" + (f"; partial report in {where}" if where else ""),
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
+    finally:
+        session.close()
+        signal.signal(signal.SIGTERM, old_term)
+    return EXIT_OK if report.passed else EXIT_FAIL
+
+
+def _write_reports(report: Report, args) -> None:
+    for path, text in ((args.json, report.to_json), (args.junit, report.to_junit)):
+        if path:
+            write_atomic(Path(path), text() + "\n")
 
 
 def _options(args, replay: str):
@@ -138,38 +381,36 @@ def _options(args, replay: str):
     )
 
 
-def _run(args) -> Report:
-    from .runner import reference_targets, run
-    from .targets import TargetError, find_targets, load_module
-
-    layers = [n.strip() for n in args.layers.split(",") if n.strip()] if args.layers else None
-    if args.verb == "run":
-        unknown = [n for n in layers or [] if n not in SPECS]
-        if unknown:
-            raise TargetError(f"--layers: unknown layer {', '.join(unknown)}; known: {', '.join(SPECS)}")
-        targets, replay = reference_targets(layers), "gradcheck run"
-    else:
-        module = load_module(args.target, args.path)
-        targets = find_targets(module, layers)
-        replay = "gradcheck check " + " ".join([args.target, *(f"--path {p}" for p in args.path)])
-    return run(targets, _options(args, replay))
-
-
-def _finish(report: Report, args) -> int:
-    print(report.render())
-    write_reports(report, args)
-    return EXIT_OK if report.passed else EXIT_FAIL
-
-
-def write_reports(report: Report, args) -> None:
-    for path, text in ((args.json, report.to_json), (args.junit, report.to_junit)):
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text() + "\n", encoding="utf-8")
-
-
 def _say(line: str) -> None:
     print(line, flush=True)
+
+
+def _note(msg: str, done: bool = False) -> None:
+    """A layer's start and end on stderr: on a terminal the live line is replaced."""
+    if sys.stderr.isatty():
+        if done:
+            sys.stderr.write("\r\033[K" + msg + "\n")
+    else:
+        sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+def _live_progress():
+    """Examples done / planned, failing so far and time spent: one line updated in
+    place on a terminal (at most 10 times a second); a plain line every 10 s otherwise."""
+    tty = sys.stderr.isatty()
+    last = [0.0]
+
+    def show(label: str, done: int, planned: int, failing: int, seconds: float, final: bool) -> None:
+        now = time.monotonic()
+        if final or now - last[0] < (0.1 if tty else 10.0) or (not tty and seconds < 10.0):
+            return
+        last[0] = now
+        msg = f"{label}: {done}/{planned or '?'} examples, {failing} failing, {seconds:.0f} s"
+        sys.stderr.write(("\r\033[K" + msg) if tty else msg + "\n")
+        sys.stderr.flush()
+
+    return show
 
 
 def _progress():

@@ -10,12 +10,20 @@ Two ways to gate a project's CI on gradcheck:
        from gradcheck.pytest_plugin import gradcheck_tests
        test_my_layers = gradcheck_tests("my_layers.py")
 
-A failing layer's test fails with gradcheck's report for that layer (verdict,
-tensor, entries, the smallest example). Nothing heavy is imported until a
-gradcheck test actually runs.
+`--gradcheck-layers` / `layers=` take `A,B` and `MINE=KNOWN` (check class MINE under
+the spec of KNOWN). A failing layer's test fails with gradcheck's report for that
+layer (verdict, tensor, entries, the smallest example).
+
+The layers run as under `gradcheck check`: in a worker process (one per target,
+reused from test to test), never in pytest's own process. A layer that kills its
+worker (sys.exit, os._exit, a segfault, out of memory) or overruns its time is a
+failed test that says how; the next test gets a fresh worker. Nothing heavy is
+imported until a gradcheck test actually runs.
 """
 
 from __future__ import annotations
+
+import shlex
 
 import pytest
 
@@ -28,7 +36,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="TARGET",
         help="a .py file or module whose book-named layers get one test each",
     )
-    group.addoption("--gradcheck-layers", default=None, metavar="A,B", help="only these layers")
+    group.addoption(
+        "--gradcheck-layers", default=None, metavar="A,B", help="only these layers; MINE=KNOWN checks MINE as KNOWN"
+    )
     group.addoption("--gradcheck-profile", default=None, metavar="NAME", help="quick | ci | thorough (default ci)")
     group.addoption("--gradcheck-path", action="append", default=[], metavar="DIR", help="prepend DIR to sys.path")
     group.addoption("--gradcheck-strict", action="store_true", help="warnings fail too")
@@ -70,16 +80,46 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         )
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for s in _SESSIONS.values():
+        s.close()
+    _SESSIONS.clear()
+
+
 def _layers(text: str | None) -> list[str] | None:
     return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
+# Supervised workers by (target, paths, layers loaded), reused by the tests of their
+# layers (the one that listed the layers at collection runs them too); closed at exit.
+_SESSIONS: dict = {}
+
+
+def _session(target: str, paths: list[str], layers: list[str] | None):
+    """The open session for the target loaded with `layers` (WorkerError if it cannot load)."""
+    from .supervisor import Session
+
+    key = (target, tuple(paths), tuple(layers or ()))
+    if key not in _SESSIONS:
+        replay = shlex.join(["gradcheck", "check", target, *(x for p in paths for x in ("--path", p))])
+        s = Session(load={"target": target, "paths": list(paths), "layers": layers}, options={"replay_command": replay})
+        try:
+            s.open()
+        except BaseException:
+            s.close()
+            raise
+        _SESSIONS[key] = s
+    return _SESSIONS[key]
+
+
 def _found_layers(target: str, layers: list[str] | None, paths: list[str]) -> list[str]:
-    from .targets import TargetError, find_targets, load_module
+    """The layers of `target` to check, as --layers items (`TimeRNN`, `Mine=TimeRNN`);
+    loaded in a worker, never in this process."""
+    from .supervisor import WorkerError
 
     try:
-        return [t.name for t in find_targets(load_module(target, paths), layers)]
-    except TargetError as exc:
+        return [i.layers_arg for i in _session(target, list(paths), layers).layers]
+    except WorkerError as exc:
         raise pytest.UsageError(f"gradcheck: {exc}") from None
 
 
@@ -92,17 +132,33 @@ def check_target(
     strict: bool = False,
     max_examples: int | None = None,
 ) -> None:
-    """Run gradcheck on one layer of `target`; raise GradcheckFailure with the report."""
-    from .runner import RunOptions, run
-    from .targets import find_targets, load_module
+    """Run gradcheck on one layer of `target` (`TimeRNN` or `Mine=TimeRNN`) in a
+    worker process; raise GradcheckFailure with the report."""
+    from .report import Report
+    from .supervisor import WorkerError
 
-    targets = find_targets(load_module(target, paths), [layer])
-    report = run(
-        targets,
-        RunOptions(
-            profile=profile, strict=strict, max_examples=max_examples, replay_command=f"gradcheck check {target}"
-        ),
-    )
+    paths = list(paths or [])
+    # A worker that already has the layer (the one of collection, say); else one with the
+    # target's default layers; else one loading just this layer (an imported class, MINE=KNOWN).
+    opened = [s for (t, p, _), s in _SESSIONS.items() if t == target and list(p) == paths]
+    loaders = [lambda s=s: s for s in opened] + [
+        lambda: _session(target, paths, None),
+        lambda: _session(target, paths, [layer]),
+    ]
+    error: WorkerError | None = None
+    for load in loaders:
+        try:
+            s = load()
+        except WorkerError as exc:
+            error = exc
+            continue
+        index = next((i for i, info in enumerate(s.layers) if layer in (info.layers_arg, info.name)), None)
+        if index is not None:
+            break
+    else:
+        raise GradcheckFailure(f"gradcheck: {error or f'{target} has no layer {layer}'}")
+    options = {"profile": profile, "strict": strict, "max_examples": max_examples}
+    report = Report([s.run_layer(index, options)], strict=strict)
     if not report.passed:
         raise GradcheckFailure(report.render())
 

@@ -4,10 +4,16 @@ findings of the (shrunk) failing example, and renderings as text, JSON, JUnit XM
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import os
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from .compare import Entry
 from .findings import SEVERITY, Finding, worst
+
+OUTPUT_LINES = 50  # of a failing layer's captured output, shown in the report
 
 
 @dataclass
@@ -31,6 +37,15 @@ class LayerReport:
     shrunk: bool = True  # False when the failing example was reported as found (a hang)
     first_failure: int | None = None  # examples run until the first failure
     first_warning: int | None = None  # ... and until the first warning
+    cls: str | None = None  # the class's own name when checked as another spec (--layers MINE=KNOWN)
+    stopped: str | None = None  # e.g. "shrinking stopped at the budget ..."
+    output: str | None = None  # the layer's captured stdout/stderr (last lines), kept when it failed
+    output_lines: int = 0  # how many lines it wrote in all
+    seed: int | None = None  # the Hypothesis seed the layer ran under
+
+    @property
+    def label(self) -> str:
+        return self.name if not self.cls else f"{self.cls} as {self.name}"
 
     @property
     def status(self) -> str:
@@ -72,6 +87,7 @@ class LayerReport:
     def to_dict(self) -> dict:
         return {
             "name": self.name,
+            "class": self.cls or self.name,
             "status": self.status,
             "examples": self.examples,
             "first_failure_at": self.first_failure,
@@ -83,7 +99,52 @@ class LayerReport:
             "example": self.example,
             "replay": self.replay,
             "skipped": self.skipped,
+            "stopped": self.stopped,
+            "seed": self.seed,
+            "output": self.output,
         }
+
+    def to_wire(self) -> dict:
+        """Everything, for the worker's pipe (`from_wire` rebuilds it)."""
+        return {
+            **self.to_dict(),
+            "checks": [
+                {"check": c.check, "status": c.status, "ratio": c.ratio, "message": c.message}
+                for c in self.checks.values()
+            ],
+            "failures": [f.to_dict() for f in self.failures],
+            "warnings": [f.to_dict() for f in self.warnings],
+            "shrunk": self.shrunk,
+            "first_warning": self.first_warning,
+            "cls": self.cls,
+            "output_lines": self.output_lines,
+        }
+
+    @classmethod
+    def from_wire(cls, d: dict) -> LayerReport:
+        r = cls(d["name"], cls=d.get("cls"))
+        r.checks = {c["check"]: CheckSummary(c["check"], c["status"], c["ratio"], c["message"]) for c in d["checks"]}
+        r.failures = [finding_from_dict(f) for f in d["failures"]]
+        r.warnings = [finding_from_dict(f) for f in d["warnings"]]
+        r.examples, r.example, r.replay, r.skipped = d["examples"], d["example"], d["replay"], d["skipped"]
+        r.shrunk, r.first_failure, r.first_warning = d["shrunk"], d["first_failure_at"], d["first_warning"]
+        r.stopped, r.output, r.output_lines, r.seed = d["stopped"], d["output"], d["output_lines"], d["seed"]
+        return r
+
+
+def finding_from_dict(d: dict) -> Finding:
+    """The inverse of Finding.to_dict."""
+    known = {f.name for f in fields(Finding)}
+    kw = {k: v for k, v in d.items() if k in known}
+    kw["axes"] = tuple(kw.get("axes", ()))
+    if kw.get("ratio") == "inf":
+        kw["ratio"] = float("inf")
+    entry_fields = {f.name for f in fields(Entry)}
+    kw["entries"] = [
+        Entry(**{**{k: v for k, v in e.items() if k in entry_fields}, "index": tuple(e["index"])})
+        for e in kw.get("entries", [])
+    ]
+    return Finding(**kw)
 
 
 def _num(x):
@@ -97,6 +158,9 @@ class Report:
     layers: list[LayerReport]
     strict: bool = False
     meta: dict = field(default_factory=dict)
+    complete: bool = True  # False: the run was interrupted; `layers` holds what ran
+    not_checked: list[dict] = field(default_factory=list)  # {"class", "reason"}: found, deliberately not checked
+    missing: list[str] = field(default_factory=list)  # layers planned but not run (interrupted)
 
     @property
     def passed(self) -> bool:
@@ -107,7 +171,15 @@ class Report:
         return next(r for r in self.layers if r.name == name)
 
     def to_dict(self) -> dict:
-        return {"passed": self.passed, "strict": self.strict, "layers": [r.to_dict() for r in self.layers], **self.meta}
+        return {
+            "passed": self.passed and self.complete,
+            "complete": self.complete,
+            "strict": self.strict,
+            "layers": [r.to_dict() for r in self.layers],
+            "not_checked": self.not_checked,
+            "not_run": self.missing,
+            **self.meta,
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -115,11 +187,14 @@ class Report:
     def to_junit(self) -> str:
         """One testsuite; one testcase per layer and check (classname = layer)."""
         suite = ET.Element("testsuite", name="gradcheck")
+        props = ET.SubElement(suite, "properties")
+        for k, v in [("complete", self.complete), *self.meta.items()]:
+            ET.SubElement(props, "property", name=str(k), value=json.dumps(v) if not isinstance(v, str) else v)
         counts = {"tests": 0, "failures": 0, "skipped": 0}
         for r in self.layers:
             items = list(r.checks.values()) or [CheckSummary("all", "skip", message=r.skipped or "not run")]
             for c in items:
-                case = ET.SubElement(suite, "testcase", classname=r.name, name=c.check)
+                case = ET.SubElement(suite, "testcase", classname=r.label, name=c.check)
                 counts["tests"] += 1
                 if c.status == "fail" or (self.strict and c.status == "warn"):
                     counts["failures"] += 1
@@ -132,6 +207,11 @@ class Report:
                     ET.SubElement(case, "skipped", message=c.message or r.skipped or "")
                 elif c.status == "warn":
                     ET.SubElement(case, "system-out").text = "warning: " + c.message
+        for name in self.missing:  # planned, never run: a failure, so an interrupted run is not green
+            case = ET.SubElement(suite, "testcase", classname=name, name="all")
+            counts["tests"] += 1
+            counts["failures"] += 1
+            ET.SubElement(case, "failure", message="not run: the run was interrupted")
         for k, v in counts.items():
             suite.set(k, str(v))
         return ET.tostring(suite, encoding="unicode", xml_declaration=True)
@@ -141,7 +221,7 @@ class Report:
         out = []
         for r in self.layers:
             out.append(
-                f"{r.name}: {r.status.upper()}"
+                f"{r.label}: {r.status.upper()}"
                 + (f" ({r.examples} examples)" if r.examples else "")
                 + (f" - {r.skipped}" if r.skipped else "")
             )
@@ -154,23 +234,51 @@ class Report:
             if not r.failures:
                 continue
             out.append("")
-            out.append(f"== {r.name} failed ==")
+            out.append(f"== {r.label} failed ==")
             for f in r.failures:
                 out.append(f"  [{f.check}] {f.message}")
                 out.extend("      " + line for line in f.detail_lines())
             if r.example:
-                out.append("  smallest failing example:" if r.shrunk else "  failing example (not shrunk):")
+                if r.stopped:
+                    out.append(f"  {r.stopped}; smallest failing example so far:")
+                else:
+                    out.append("  smallest failing example:" if r.shrunk else "  failing example (not shrunk):")
                 out.extend("    " + line for line in r.example.splitlines())
             if r.replay:
                 out.append(f"  replay: {r.replay}")
+            if r.output:
+                shown = len(r.output.splitlines())
+                more = f"last {shown} of {r.output_lines} lines" if r.output_lines > shown else f"{shown} lines"
+                out.append(f"  -- the layer's output ({more}) --")
+                out.extend("  | " + line for line in r.output.splitlines())
         for r in self.layers:
             for w in r.warnings:
-                out.append(f"warning: {r.name} [{w.check}] {w.message}")
+                out.append(f"warning: {r.label} [{w.check}] {w.message}")
+        for n in self.not_checked:
+            out.append(f"not checked: {n['class']}: {n['reason']}")
         n_fail = sum(r.status == "fail" for r in self.layers)
         n_warn = sum(r.status == "warn" for r in self.layers)
         out.append("")
+        if not self.complete:
+            out.append(
+                "INCOMPLETE: the run was interrupted"
+                + (f"; not run: {', '.join(self.missing)}" if self.missing else "")
+            )
         out.append(
-            ("PASSED" if self.passed else "FAILED")
+            ("PASSED" if self.passed and self.complete else "FAILED")
             + f": {len(self.layers)} layers, {n_fail} failed, {n_warn} with warnings"
         )
         return "\n".join(out)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename: a reader sees
+    the old report or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

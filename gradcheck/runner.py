@@ -8,9 +8,11 @@ fails; the report keeps that example, readable, and the line that replays it.
 from __future__ import annotations
 
 import random
+import shlex
 import signal
 import threading
 import time
+import traceback
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
@@ -28,6 +30,7 @@ from .calling import Factory
 from .engine import check_example
 from .examples import Example
 from .findings import Finding
+from .frames import check_of, user_frame_of
 from .oracle import Oracle
 from .report import LayerReport, Report
 from .specs import SPECS
@@ -58,13 +61,29 @@ class _Hung(BaseException):
         self.findings, self.example = findings, example
 
 
+class _OutOfBudget(BaseException):
+    """The layer's time budget (generation and shrinking together) is spent."""
+
+
 @dataclass
 class Target:
-    """A layer to check: its spec name, how to build it, its single-step cell."""
+    """A layer to check: its spec name, how to build it, its single-step cell, and
+    the class's own name when it differs from the spec's (`--layers MINE=KNOWN`)."""
 
     name: str
     factory: Factory
     cell: Factory | None = None
+    cls_name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How reports name the layer: `MINE` or, checked as another spec, `MINE as KNOWN`."""
+        return self.name if self.cls_name in (None, self.name) else f"{self.cls_name} as {self.name}"
+
+    @property
+    def layers_arg(self) -> str:
+        """The --layers item that selects this target again."""
+        return self.name if self.cls_name in (None, self.name) else f"{self.cls_name}={self.name}"
 
 
 @dataclass
@@ -79,6 +98,13 @@ class RunOptions:
     replay_command: str | None = None  # how to replay, e.g. "gradcheck check my.py"
     shrink: bool = True  # selftest only needs to know that a bug is caught
     progress: Callable[[str], None] | None = None
+    budget: float | None = None  # seconds per layer, shrinking included
+    # In the worker: SystemExit / KeyboardInterrupt from the layer's code are findings
+    # (in-process they must propagate: a real Ctrl-C stops the run).
+    contain_exits: bool = False
+    # Called before each example: (example number, examples planned, failing examples so far, example)
+    on_example: Callable[[int, int, int, Example], None] | None = None
+    on_start: Callable[[int], None] | None = None  # called with the layer's Hypothesis seed
 
 
 def run(targets: Iterable[Target], options: RunOptions | None = None, oracle: Oracle | None = None) -> Report:
@@ -105,7 +131,7 @@ def run(targets: Iterable[Target], options: RunOptions | None = None, oracle: Or
 
 def run_layer(target: Target, options: RunOptions, oracle: Oracle) -> LayerReport:
     spec = SPECS[target.name]
-    report = LayerReport(target.name)
+    report = LayerReport(target.name, cls=target.cls_name if target.cls_name != target.name else None)
     bounds = strategies.bounds_for(**dict(options.bounds))
     bucket = {k: hi for k, (lo, hi) in bounds.items()}
     base = profiles.get(options.profile)
@@ -116,24 +142,51 @@ def run_layer(target: Target, options: RunOptions, oracle: Oracle) -> LayerRepor
     # min_X / max_X ints only (bounds_for rejects anything else)
     strategy = strategies.examples(spec, dtypes=tuple(options.dtypes), **cast(dict[str, Any], dict(options.bounds)))
 
+    planned = settings.max_examples
+    deadline = time.monotonic() + options.budget if options.budget else None
+    last: _Failed | _Hung | None = None  # the latest failing example: the smallest so far while shrinking
+    failing = 0
+
     def one(ex: Example) -> None:
-        with _time_limit(options.timeout):
+        nonlocal last, failing
+        if options.on_example:
+            options.on_example(report.examples + 1, planned, failing, ex)
+        limit, which = options.timeout, "timeout"
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _OutOfBudget()
+            if not limit or left < limit:
+                limit, which = left, "budget"
+        with _time_limit(limit):
             try:
                 findings = check_example(
                     spec, target.factory, ex, oracle=oracle, cell_factory=target.cell, bucket=bucket
                 )
             except ExampleTimeout:
+                if which == "budget":
+                    raise _OutOfBudget() from None
                 hung = [
                     Finding(
-                        "crash", "fail", f"one example took longer than {options.timeout:g} s (does the layer hang?)"
+                        "crash",
+                        "fail",
+                        f"one example took longer than {options.timeout:g} s (does the layer hang?); "
+                        f"limit hit: --timeout {options.timeout:g}",
                     )
                 ]
                 report.add(hung, ex)
-                raise _Hung(hung, ex) from None
+                last = _Hung(hung, ex)
+                raise last from None
+            except (SystemExit, KeyboardInterrupt) as exc:
+                if not options.contain_exits:
+                    raise
+                findings = [exit_finding(exc)]
         report.add(findings, None)
         bad = {"fail", "warn"} if options.strict else {"fail"}
         if any(f.status in bad for f in findings):
-            raise _Failed(findings, ex)
+            failing += 1
+            last = _Failed(findings, ex)
+            raise last
 
     # Always run under an explicit seed. A derandomized profile gets one fixed per
     # layer, so the report stays the same when this module's code changes (Hypothesis
@@ -147,26 +200,67 @@ def run_layer(target: Target, options: RunOptions, oracle: Oracle) -> LayerRepor
         run_seed = random.SystemRandom().getrandbits(32)
     test = hypothesis_seed(run_seed)(settings(given(ex=strategy)(one)))
     replay_seed = None if options.seed is None and settings.derandomize else run_seed
+    report.seed = run_seed
+    if options.on_start:
+        options.on_start(run_seed)
     try:
         test()
     except _Hung as hung:  # not shrunk: every attempt would cost the whole time limit
         report.failures, report.shrunk = hung.findings, False
         report.example = hung.example.describe()
-        report.replay = _replay(target.name, options, replay_seed, None)
+        report.replay = _replay(target, options, replay_seed, None)
     except _Failed as failure:
-        report.failures = [f for f in failure.findings if f.status == "fail" or (options.strict and f.status == "warn")]
-        report.set_example(report.failures, failure.example)
+        _keep_failure(report, failure, options)
         blob = next((n.strip() for n in getattr(failure, "__notes__", []) if "reproduce_failure" in n), None)
-        report.replay = _replay(target.name, options, replay_seed, blob)
+        report.replay = _replay(target, options, replay_seed, blob)
+    except _OutOfBudget:
+        if isinstance(last, _Failed):
+            _keep_failure(report, last, options)
+            report.shrunk = False
+            report.stopped = f"shrinking stopped at the budget of {options.budget:g} s (--budget)"
+            report.replay = _replay(target, options, replay_seed, None)
+        elif isinstance(last, _Hung):
+            report.failures, report.shrunk = last.findings, False
+            report.example = last.example.describe()
+        else:
+            report.add(
+                [
+                    Finding(
+                        "budget",
+                        "warn",
+                        f"stopped at the per-layer budget of {options.budget:g} s after {report.examples} of "
+                        f"{planned} examples (limit hit: --budget); raise it to check them all",
+                    )
+                ],
+                None,
+            )
+            report.examples -= 1
     except HypothesisException as exc:  # e.g. unsatisfiable strategies: our error, said plainly
         report.add([Finding("crash", "fail", f"Hypothesis could not run: {exc}")], None)
     return report
 
 
-def _replay(name: str, options: RunOptions, seed: int | None, blob: str | None) -> str:
+def _keep_failure(report: LayerReport, failure: _Failed, options: RunOptions) -> None:
+    report.failures = [f for f in failure.findings if f.status == "fail" or (options.strict and f.status == "warn")]
+    report.set_example(report.failures, failure.example)
+
+
+def exit_finding(exc: BaseException) -> Finding:
+    """A crash finding for SystemExit / KeyboardInterrupt raised by the layer's code."""
+    what = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else "raised KeyboardInterrupt"
+    where = user_frame_of(exc)
+    check = check_of(traceback.extract_tb(exc.__traceback__))
+    return Finding(
+        "crash",
+        "fail",
+        f"the layer {what}" + (f" at {where}" if where else "") + (f" (in check {check})" if check else ""),
+    )
+
+
+def _replay(target: Target, options: RunOptions, seed: int | None, blob: str | None) -> str:
     parts = [
         options.replay_command or "gradcheck run",
-        f"--layers {name}",
+        f"--layers {shlex.quote(target.layers_arg)}",
         f"--profile {options.profile or profiles.DEFAULT}",
     ]
     if seed is not None:

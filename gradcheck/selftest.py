@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 
 from .findings import SEVERITY
+from .jaxcache import enable_compile_cache
 from .oracle import Oracle
 from .report import LayerReport, Report
 from .runner import RunOptions, reference_targets, run, targets_in
@@ -23,6 +24,7 @@ def selftest(args, options: RunOptions, say) -> int:
         if unknown:
             raise TargetError(f"--mutants: unknown mutant {', '.join(unknown)}")
         catalogue = [m for m in catalogue if m.name in wanted]
+    enable_compile_cache()  # off with GRADCHECK_NO_COMPILE_CACHE / --no-compile-cache
     oracle = Oracle()
     started = time.perf_counter()
     opts = replace(options, shrink=False, progress=None)
@@ -84,7 +86,10 @@ def selftest(args, options: RunOptions, say) -> int:
         import json
         from pathlib import Path
 
-        Path(args.json).write_text(
+        from .report import write_atomic
+
+        write_atomic(
+            Path(args.json),
             json.dumps(
                 {
                     "passed": not missed and not false_alarms,
@@ -106,7 +111,6 @@ def selftest(args, options: RunOptions, say) -> int:
                 indent=2,
             )
             + "\n",
-            encoding="utf-8",
         )
     return 0 if not missed and not false_alarms else 1
 
