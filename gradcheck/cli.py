@@ -212,6 +212,17 @@ def main(argv: list[str] | None = None) -> int:
     except TargetError as exc:
         print(f"gradcheck: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # a bug of gradcheck's own: never a pass, and said in one line
+        import traceback
+
+        with tempfile.NamedTemporaryFile("w", prefix="gradcheck-internal-", suffix=".txt", delete=False) as f:
+            traceback.print_exc(file=f)
+        print(
+            f"gradcheck: internal error (a bug in gradcheck, not in the checked code): {type(exc).__name__}: {exc}; "
+            f"traceback in {f.name}",
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
 
 
 def _validate(args) -> None:

@@ -25,7 +25,8 @@ class Finding:
     axes: tuple[str, ...] = ()
     verdict: str | None = None
     # The example that shows this finding when it is not the check's primary one
-    # (e.g. every label ignored, probed by the mask check alone). An Example.
+    # (e.g. every label ignored, probed by the mask check alone): an Example, or
+    # its description once the finding has crossed the worker's pipe.
     example: Any = None
 
     def to_dict(self) -> dict:
@@ -42,7 +43,7 @@ class Finding:
             for e in self.entries
         ]
         d["axes"] = list(self.axes)
-        d["example"] = self.example.describe() if self.example is not None else None
+        d["example"] = describe(self.example)
         if d["ratio"] is not None and d["ratio"] == float("inf"):
             d["ratio"] = "inf"
         return d
@@ -56,6 +57,13 @@ class Finding:
                 f"(error {e.error:.3g}, allowed {e.allowed:.3g})"
             )
         return lines
+
+
+def describe(example: Any) -> str | None:
+    """An example's readable listing (an Example, or a listing already)."""
+    if example is None:
+        return None
+    return example.describe() if hasattr(example, "describe") else str(example)
 
 
 def pair(expected: float, actual: float, least: int = 6) -> tuple[str, str]:

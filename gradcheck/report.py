@@ -11,7 +11,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from .compare import Entry
-from .findings import SEVERITY, Finding, worst
+from .findings import SEVERITY, Finding, describe, worst
 
 OUTPUT_LINES = 50  # of a failing layer's captured output, shown in the report
 
@@ -81,8 +81,7 @@ class LayerReport:
     def set_example(self, findings: list[Finding], example) -> None:
         """The example to show for `findings`: the one a finding names (e.g. every
         label ignored, for the mask check) or else the example they came from."""
-        shown = next((f.example for f in findings if f.example is not None), None) or example
-        self.example = shown.describe() if hasattr(shown, "describe") else str(shown)
+        self.example = describe(next((f.example for f in findings if f.example is not None), None) or example)
 
     def to_dict(self) -> dict:
         return {
@@ -264,9 +263,11 @@ class Report:
                 "INCOMPLETE: the run was interrupted"
                 + (f"; not run: {', '.join(self.missing)}" if self.missing else "")
             )
+        n = len(self.layers)
         out.append(
             ("PASSED" if self.passed and self.complete else "FAILED")
-            + f": {len(self.layers)} layers, {n_fail} failed, {n_warn} with warnings"
+            + f": {n} layer{'s' if n != 1 else ''}, {n_fail} failed, {n_warn} with warnings"
+            + (" (warnings fail under --strict)" if self.strict and n_warn else "")
         )
         return "\n".join(out)
 

@@ -336,7 +336,7 @@ def test_hanging_layer_times_out(jobs):
     # hang (not as the layer's own exception) and end the search without shrinking.
     assert "one example took longer than 1 s (does the layer hang?)" in r.stdout
     assert "failing example (not shrunk)" in r.stdout
-    assert "FAILED: 1 layers, 1 failed" in r.stdout
+    assert "FAILED: 1 layer, 1 failed" in r.stdout
 
 
 # --- 6. JSON and JUnit agree with the exit code -------------------------------
@@ -411,13 +411,13 @@ def test_downcast_is_a_warning(jobs):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "TimeAffine: WARN" in r.stdout
     assert any(line.startswith("warning: TimeAffine [dtype]") for line in r.stdout.splitlines()), r.stdout
-    assert "PASSED: 1 layers, 0 failed, 1 with warnings" in r.stdout
+    assert "PASSED: 1 layer, 0 failed, 1 with warnings" in r.stdout
 
 
 def test_strict_turns_warning_into_failure(jobs, workdir):
     r = jobs["downcast_strict"].result()
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "FAILED: 1 layers" in r.stdout
+    assert "FAILED: 1 layer, 0 failed, 1 with warnings (warnings fail under --strict)" in r.stdout
     assert "[dtype]" in r.stdout.split("== TimeAffine failed ==", 1)[1]
     report = json.loads((workdir / "strict.json").read_text())
     assert report["passed"] is False and report["strict"] is True

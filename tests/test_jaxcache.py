@@ -12,24 +12,32 @@ from pathlib import Path
 import jax
 import pytest
 
-from gradcheck import cli, jaxcache
+from gradcheck import jaxcache
 
-# One `gradcheck run` on one layer, in-process, reporting JAX's cache events.
+# What a gradcheck worker does with JAX (enable the cache, then check one layer),
+# in a fresh process, reporting JAX's cache events.
 RUN = """
-import json, sys, jax.monitoring
+import json, jax.monitoring
 events = {}
 jax.monitoring.register_event_listener(lambda e, **kw: events.__setitem__(e, events.get(e, 0) + 1))
-from gradcheck.cli import main
-code = main(["run", "--layers", "Affine", "--max-examples", "2", *sys.argv[1:]])
-print(json.dumps({"exit": code, "hits": events.get("/jax/compilation_cache/cache_hits", 0),
+from gradcheck.jaxcache import enable_compile_cache
+from gradcheck.runner import RunOptions, reference_targets, run
+enable_compile_cache()
+report = run(reference_targets(["Affine"]), RunOptions(max_examples=2))
+print(json.dumps({"exit": 0 if report.passed else 1, "hits": events.get("/jax/compilation_cache/cache_hits", 0),
                   "misses": events.get("/jax/compilation_cache/cache_misses", 0)}))
 """
 
 
-def run_in(cache_home: Path, *args: str) -> dict:
+def clean_env(cache_home: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("JAX_COMPILATION_CACHE_DIR", jaxcache.OFF_ENV)}
     env["XDG_CACHE_HOME"] = str(cache_home)
-    r = subprocess.run([sys.executable, "-c", RUN, *args], env=env, capture_output=True, text=True, timeout=120)
+    return env
+
+
+def run_in(cache_home: Path, *, off: bool = False) -> dict:
+    env = clean_env(cache_home) | ({jaxcache.OFF_ENV: "1"} if off else {})
+    r = subprocess.run([sys.executable, "-c", RUN], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -52,13 +60,17 @@ def test_env_var_leaves_jax_without_our_cache(monkeypatch, tmp_path, value):
     assert not (tmp_path / "c").exists()
 
 
-def test_cli_option_skips_the_cache(monkeypatch):
-    calls = []
-    monkeypatch.setattr(cli, "enable_compile_cache", lambda *a: calls.append(a))
-    assert cli.main(["run", "--layers", "Affine", "--max-examples", "1", "--no-compile-cache"]) == 0
-    assert calls == []
-    assert cli.main(["run", "--layers", "Affine", "--max-examples", "1"]) == 0
-    assert calls == [()]
+def test_cli_option_reaches_the_worker_and_skips_the_cache(tmp_path):
+    """The supervisor never imports JAX: --no-compile-cache must reach the worker."""
+    gradcheck = [sys.executable, "-m", "gradcheck", "run", "--layers", "Affine", "--max-examples", "1"]
+    on = subprocess.run(gradcheck, env=clean_env(tmp_path / "on"), capture_output=True, text=True, timeout=120)
+    assert on.returncode == 0, on.stderr
+    assert any((tmp_path / "on" / "gradcheck" / "jax").iterdir())
+    off = subprocess.run(
+        [*gradcheck, "--no-compile-cache"], env=clean_env(tmp_path / "off"), capture_output=True, text=True, timeout=120
+    )
+    assert off.returncode == 0, off.stderr
+    assert not (tmp_path / "off" / "gradcheck" / "jax").exists()
 
 
 def test_a_second_process_loads_every_program_from_the_cache(tmp_path):
@@ -69,5 +81,5 @@ def test_a_second_process_loads_every_program_from_the_cache(tmp_path):
     warm = run_in(tmp_path)
     assert warm == {"exit": 0, "hits": cold["misses"], "misses": 0}, warm
     assert sorted(p.name for p in (tmp_path / "gradcheck" / "jax").iterdir()) == entries
-    off = run_in(tmp_path / "off", "--no-compile-cache")
+    off = run_in(tmp_path / "off", off=True)
     assert off["exit"] == 0 and off["hits"] == 0 and not (tmp_path / "off").exists(), off
