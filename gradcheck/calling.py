@@ -7,24 +7,15 @@ that raised, never a traceback from gradcheck.
 
 from __future__ import annotations
 
-import site
-import sysconfig
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .examples import Example, onehot_labels
+from .frames import user_frame_of
 from .specs import Spec
-
-_OWN_DIR = str(Path(__file__).resolve().parent)
-# Where installed libraries and the standard library live (never the user's code).
-_LIBRARY_DIRS = tuple(
-    {str(Path(p).resolve()) for p in (*site.getsitepackages(), site.getusersitepackages(), sysconfig.get_paths()["stdlib"])}
-)
 
 
 class LayerError(Exception):
@@ -32,25 +23,12 @@ class LayerError(Exception):
 
     def __init__(self, stage: str, exc: BaseException | None, detail: str = "") -> None:
         self.stage, self.exc = stage, exc
-        self.where = _their_frame(exc) if exc is not None else ""
+        self.where = user_frame_of(exc) if exc is not None else ""
         if exc is None:
             message = f"{stage}: {detail}"
         else:
             message = f"{stage} raised {type(exc).__name__}: {exc}" + (f" ({self.where})" if self.where else "")
         super().__init__(message)
-
-
-def _their_frame(exc: BaseException) -> str:
-    """file:line of the innermost frame of the checked code: outside gradcheck and,
-    when there is one, outside installed libraries (an AttributeError that NumPy's
-    module __getattr__ raises for `np.grads` belongs to the user's line)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_OWN_DIR)]
-    theirs = [f for f in frames if not f.filename.startswith(_LIBRARY_DIRS)]
-    frames = theirs or frames
-    if not frames:
-        return ""
-    f = frames[-1]
-    return f"{f.filename}:{f.lineno}: {f.line}" if f.line else f"{f.filename}:{f.lineno}"
 
 
 def guarded(stage: str, fn: Callable, *args, **kwargs):

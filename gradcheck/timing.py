@@ -35,8 +35,11 @@ def check_cell(ctx: Context) -> list[Finding]:
     cell_args = [*cell.params, *cell.inputs]
     at0 = {c.name: _step0(t, ex.values[t.name]) for t, c in zip(time_args, cell_args, strict=True)}
     # The cell's letters may name other dims (TimeAffine's H, V are Affine's D, H).
-    letter = {c_ax: t_ax for t, c in zip(time_args, cell_args, strict=True) for t_ax, c_ax in zip(
-        [a for a in t.axes if a != "T"], c.axes, strict=True)}
+    letter = {
+        c_ax: t_ax
+        for t, c in zip(time_args, cell_args, strict=True)
+        for t_ax, c_ax in zip([a for a in t.axes if a != "T"], c.axes, strict=True)
+    }
     cell_dims = {c_ax: dims[t_ax] for c_ax, t_ax in letter.items()}
     bucket = ctx.bucket or {}
     cell_bucket = {c_ax: bucket.get(t_ax, cell_dims[c_ax]) for c_ax, t_ax in letter.items()}
@@ -88,9 +91,7 @@ def _gradients_failed(ctx: Context) -> bool:
 def _disagree(out, grads, ref_out, ref_grads, rtol: float) -> str:
     """Which of a cell's results differ from its spec's ('' if none)."""
     bad = [] if compare(out, ref_out, rtol).ok else ["out"]
-    bad += [
-        "d" + k for k, g in ref_grads.items() if grads.get(k) is not None and not compare(grads[k], g, rtol).ok
-    ]
+    bad += ["d" + k for k, g in ref_grads.items() if grads.get(k) is not None and not compare(grads[k], g, rtol).ok]
     bad += ["d" + k for k in ref_grads if grads.get(k) is None]
     return ", ".join(bad)
 
@@ -273,7 +274,9 @@ def check_state_methods(ctx: Context) -> list[Finding]:
 
     if not calling.has(ctx.layer, "reset_state"):
         return [
-            Finding("state-reset", "warn", "no reset_state() method: the book's protocol clears a layer's state with it")
+            Finding(
+                "state-reset", "warn", "no reset_state() method: the book's protocol clears a layer's state with it"
+            )
         ] + starts_from_zeros(
             "non-stateful",
             False,
