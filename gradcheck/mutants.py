@@ -1290,8 +1290,6 @@ class ModelResetBroken(SimpleRnnlm64):
         self.rnn_layer.dh = None  # BUG: self.rnn_layer.reset_state()
 
 
-
-
 # --- families seen in real re-implementations (issue 9) -------------------------------------
 # ("+ b missing in forward only", also seen there, is rnn-/affine-/time-affine-forward-no-bias above.)
 

@@ -263,10 +263,10 @@ class Report:
                 "INCOMPLETE: the run was interrupted"
                 + (f"; not run: {', '.join(self.missing)}" if self.missing else "")
             )
-        n = len(self.layers)
+        n_layers = len(self.layers)
         out.append(
             ("PASSED" if self.passed and self.complete else "FAILED")
-            + f": {n} layer{'s' if n != 1 else ''}, {n_fail} failed, {n_warn} with warnings"
+            + f": {n_layers} layer{'s' if n_layers != 1 else ''}, {n_fail} failed, {n_warn} with warnings"
             + (" (warnings fail under --strict)" if self.strict and n_warn else "")
         )
         return "\n".join(out)
