@@ -1,0 +1,93 @@
+"""The book's own code passes, with exactly the warnings the policy names
+(docs/design-notes.md, "Conventions"), and --strict fails naming each.
+
+These are the commands of issue 9's "done when", run as a user runs them, from
+the book's folder (../shared/book beside the checkout, as CI lays it out), with
+the default profile.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BOOK = Path(__file__).resolve().parents[2] / "shared" / "book"
+pytestmark = pytest.mark.skipif(not (BOOK / "common" / "time_layers.py").is_file(), reason="no ../shared/book")
+
+# layer -> {check: status} for every check that does not pass: the named conventions.
+TIME_LAYERS = {
+    "RNN": {},
+    "TimeRNN": {"dtype": "warn"},  # computes in float32 whatever it is given (np.empty(..., dtype='f'))
+    "TimeEmbedding": {"dtype": "warn"},
+    "TimeAffine": {},
+    "TimeSoftmaxWithLoss": {
+        "repeatable": "warn",  # backward edits its cached softmax
+        "mask": "warn",  # 0/0 when every label is ignored
+        "extreme": "warn",  # log(0) on logits of 1e4
+        "dtype": "warn",  # a float64 loss for float32 logits
+    },
+}
+SIMPLE_RNNLM = {"SimpleRnnlm": {"repeatable": "warn", "mask": "warn"}}  # its loss layer's two conventions
+
+
+def gradcheck(tmp: Path, name: str, *args: str) -> subprocess.Popen:
+    out = tmp / f"{name}.json"
+    cmd = [sys.executable, "-m", "gradcheck", "check", *args, "--path", str(BOOK), "--json", str(out)]
+    return subprocess.Popen(cmd, cwd=BOOK, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, tuple[int, str, dict]]:
+    """The four runs, side by side: (exit code, stdout, JSON report)."""
+    tmp = tmp_path_factory.mktemp("book")
+    procs = {
+        "time_layers": gradcheck(tmp, "time_layers", "common.time_layers"),
+        "time_layers_strict": gradcheck(tmp, "time_layers_strict", "common.time_layers", "--strict"),
+        "ch05": gradcheck(tmp, "ch05", "ch05/simple_rnnlm.py"),
+        "ch05_strict": gradcheck(tmp, "ch05_strict", "ch05/simple_rnnlm.py", "--strict"),
+    }
+    done = {}
+    for name, p in procs.items():
+        stdout, stderr = p.communicate(timeout=600)
+        done[name] = (p.returncode, stdout + stderr, json.loads((tmp / f"{name}.json").read_text()))
+    return done
+
+
+def not_passing(report: dict) -> dict[str, dict[str, str]]:
+    return {
+        layer["name"]: {c["check"]: c["status"] for c in layer["checks"] if c["status"] != "pass"}
+        for layer in report["layers"]
+    }
+
+
+@pytest.mark.parametrize(("run", "expected"), [("time_layers", TIME_LAYERS), ("ch05", SIMPLE_RNNLM)])
+def test_the_books_code_passes_with_only_the_named_conventions(runs, run, expected):
+    code, out, report = runs[run]
+    assert code == 0, out
+    assert report["passed"] and report["complete"]
+    assert not_passing(report) == expected
+    # one warning per convention, each named once
+    for layer in report["layers"]:
+        warned = [f["check"] for f in layer["findings"] if f["status"] == "warn"]
+        assert sorted(warned) == sorted(expected[layer["name"]]), layer["name"]
+
+
+@pytest.mark.parametrize(("run", "expected"), [("time_layers", TIME_LAYERS), ("ch05", SIMPLE_RNNLM)])
+def test_strict_fails_the_books_code_naming_each_warning(runs, run, expected):
+    code, out, report = runs[f"{run}_strict"]
+    assert code == 1 and not report["passed"]
+    for layer, checks in expected.items():
+        for check in checks:
+            assert f"warning: {layer} [{check}]" in out, (layer, check)
+
+
+def test_the_model_script_checks_only_the_model_it_defines(runs):
+    _, out, report = runs["ch05"]
+    assert [layer["name"] for layer in report["layers"]] == ["SimpleRnnlm"]
+    imported = {n["class"] for n in report["not_checked"]}
+    assert {"TimeRNN", "TimeEmbedding", "TimeAffine", "TimeSoftmaxWithLoss"} <= imported
+    assert "imported from common.time_layers" in out
