@@ -22,7 +22,8 @@ etc. default to 1; set them to compare otherwise). Rows:
   book's model) and float64 (embed_W, Wx, Wh, b, affine_W, affine_b -> loss).
 
 Columns, each the median ms per example over --examples examples after one
-warm-up example (so JAX's compiles are not in them):
+warm-up example (so JAX's compiles are not in them); the three run in turn on
+each example, so that the machine's load weighs on them alike:
 
 - all checks: `engine.check_example`, every check of gradcheck;
 - gradient checks only: setup (build, forward, backward, JAX reference),
@@ -45,6 +46,7 @@ import functools
 import os
 import resource
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,7 +68,7 @@ except ImportError:
     torch = None
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_line, median_ms, time_calls  # noqa: E402
+from _common import machine_line, median_ms  # noqa: E402
 
 PTB = {"N": 20, "T": 35, "D": 100, "H": 100, "V": 10000}
 H_SWEEP = (16, 32, 64, 128, 256)
@@ -194,12 +196,21 @@ def measure(case: Case, oracle) -> dict[str, object]:
             warnings.simplefilter("ignore")  # "not a double precision" input, in float32
             assert torch.autograd.gradcheck(fn, ins, fast_mode=True, **tol)
 
-    t = {
-        "all": median_ms(time_calls(all_checks, case.examples)),
-        "grad": median_ms(time_calls(gradient_only, case.examples)),
-        "fast": median_ms(time_calls(torch_fast, case.examples)),
-    }
-    return t
+    return interleaved({"all": all_checks, "grad": gradient_only, "fast": torch_fast}, case.examples)
+
+
+def interleaved(fns: dict[str, Callable[[int], object]], n: int) -> dict[str, float]:
+    """Median ms of each fn(i), i in range(n), after one warm-up call each; the
+    three run in turn on each example, so a shared machine's load changes all of
+    them alike instead of one column at a time."""
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for i in range(-1, n):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn(i)
+            if i >= 0:
+                samples[k].append(time.perf_counter() - t)
+    return {k: median_ms(v) for k, v in samples.items()}
 
 
 def ms(x: float) -> str:
