@@ -104,6 +104,11 @@ def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
         metavar="S",
         help="time limit per example, seconds (default 20; 0: none); a layer that does not stop is killed",
     )
+    p.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not keep JAX's compiled programs in ~/.cache/gradcheck/jax (same as GRADCHECK_NO_COMPILE_CACHE=1)",
+    )
 
 
 def _limits(p: argparse.ArgumentParser) -> None:
@@ -130,11 +135,6 @@ def _limits(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="stream the layers' own stdout/stderr to stderr (default: captured, the last 50 lines shown "
         "for a failing layer)",
-    )
-    p.add_argument(
-        "--no-compile-cache",
-        action="store_true",
-        help="do not keep JAX's compiled programs in ~/.cache/gradcheck/jax (same as GRADCHECK_NO_COMPILE_CACHE=1)",
     )
 
 

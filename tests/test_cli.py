@@ -466,3 +466,25 @@ def test_pytest_plugin_passing_module(jobs):
     r = jobs["plugin_correct"].result()
     assert r.returncode == 0, r.stdout + r.stderr
     assert "1 passed" in r.stdout
+
+
+def test_selftest_runs_from_the_command_line_with_every_common_option(tmp_path):
+    """The CI command's second half, on two mutants: its parser takes what run and
+    check take (a selftest without --no-compile-cache crashed in main once)."""
+    out = tmp_path / "selftest.json"
+    r = subprocess.run(
+        [*GC, "selftest", "--mutants", "rnn-forward-no-bias,loss-all-ignored-nan", "--no-compile-cache", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    no_traceback(r)
+    assert "PASSED: 2/2 mutants caught, 0 false alarms" in r.stdout
+    data = json.loads(out.read_text())
+    assert data["passed"] and {m["name"]: m["caught"] for m in data["mutants"]} == {
+        "rnn-forward-no-bias": True,
+        "loss-all-ignored-nan": True,
+    }
+    assert list(tmp_path.iterdir()) == [out]  # nothing else left in the working directory
