@@ -24,6 +24,10 @@ PROFILES: dict[str, dict[str, Any]] = {
 DEFAULT = "ci"
 _COMMON: dict[str, Any] = dict(
     deadline=None,
+    # One failure per layer is reported. With True, Hypothesis keeps generating
+    # after the first failure until 10 s have passed since it (a wall-clock rule):
+    # under load two runs of the derandomized profile then differ in examples run.
+    report_multiple_bugs=False,
     database=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
