@@ -7,6 +7,7 @@ from typing import cast
 import numpy as np
 
 from . import calling
+from .calling import LayerError
 from .checks import Context, differing, grad_name
 from .compare import compare
 from .examples import Example, make_example, shape_of
@@ -56,14 +57,21 @@ def check_cell(ctx: Context) -> list[Finding]:
         r = ctx.oracle(cell, at0, cell_ex.dout, cell_dims, cell_bucket)
         refs.append((f"the spec of {cell.name}", r.out, r.grads))
     if ctx.cell_factory is not None:
-        c_layer = calling.build(cell, ctx.cell_factory, cell_ex)
-        c_out = np.asarray(calling.forward(cell, c_layer, calling.inputs_for(cell, cell_ex), None), dtype=np.float64)
-        c_grads = calling.snapshot(calling.backward(cell, c_layer, cell_ex.dout))
-        broken = refs and _disagree(c_out, c_grads, refs[0][1], refs[0][2], ctx.prec.analytic)
-        if broken:
-            note = f"; the target's {cell.name} was not consulted: it differs from its spec ({broken})"
+        try:
+            c_layer = calling.build(cell, ctx.cell_factory, cell_ex)
+            inputs = calling.inputs_for(cell, cell_ex)
+            c_out = np.asarray(calling.forward(cell, c_layer, inputs, None), dtype=np.float64)
+            c_grads = calling.snapshot(calling.backward(cell, c_layer, cell_ex.dout))
+        except LayerError as err:  # the cell's own check reports it; this layer is not to blame
+            if not refs:
+                return [Finding("cell", "skip", f"the target's {cell.name} cannot run ({err}): nothing to compare with")]
+            note = f"; the target's {cell.name} was not consulted: it cannot run ({err})"
         else:
-            refs.append((f"{cell.name}.forward/backward", c_out, c_grads))
+            broken = refs and _disagree(c_out, c_grads, refs[0][1], refs[0][2], ctx.prec.analytic)
+            if broken:
+                note = f"; the target's {cell.name} was not consulted: it differs from its spec ({broken})"
+            else:
+                refs.append((f"{cell.name}.forward/backward", c_out, c_grads))
     if not refs:
         return [Finding("cell", "skip", f"no spec and no {spec.cell} class to compare with")]
     findings = []

@@ -151,6 +151,21 @@ def test_correct_time_layer_is_not_blamed_for_a_broken_cell():
     assert one(BrokenAffine, "Affine").checks["forward"].status == "fail"
 
 
+class AffineWithoutBackward:
+    def __init__(self, W, b):
+        self.params, self.grads = [W, b], [np.zeros_like(W), np.zeros_like(b)]
+
+    def forward(self, x):
+        return x @ self.params[0] + self.params[1]
+
+
+def test_correct_time_layer_is_not_blamed_for_a_cell_that_cannot_run():
+    lr = one(rnnref.TimeAffine, "TimeAffine", cell=AffineWithoutBackward)
+    assert statuses(lr) == expect([*AFFINE_CHECKS, "cell"])
+    assert "Affine was not consulted: it cannot run" in lr.checks["cell"].message
+    assert "no backward() method" in lr.checks["cell"].message
+
+
 class AffineDecaysWeightsInForward(rnnref.Affine):
     """Right maths, but forward applies weight decay to W in place."""
 
