@@ -25,7 +25,7 @@ def check_cell(ctx: Context) -> list[Finding]:
     spec = ctx.spec
     if spec.cell is None:
         return []
-    if _gradients_failed(ctx):
+    if ctx.gradient_failed:  # forward or backward already failed against the spec on this example
         return [Finding("cell", "skip", "skipped: see backward-jax (the layer is wrong at every T)")]
     cell = SPECS[spec.cell]
     dims = {**ctx.ex.dims, "T": 1}
@@ -89,11 +89,6 @@ def check_cell(ctx: Context) -> list[Finding]:
             break  # against the spec first: the cell adds nothing to a layer already wrong at T=1
     done = _one("cell", findings, f"T=1 equals {' and '.join(w for w, _, _ in refs)}{note}")
     return done
-
-
-def _gradients_failed(ctx: Context) -> bool:
-    """Whether forward or backward already failed against the spec on this example."""
-    return ctx.gradient_failed
 
 
 def _disagree(out, grads, ref_out, ref_grads, rtol: float) -> str:
