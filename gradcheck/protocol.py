@@ -217,8 +217,10 @@ def check_reuse(ctx: Context) -> list[Finding]:
             ),
             Finding("grads-replaced", "skip", "skipped: see reuse"),
         ]
-    same = {k: g for k, g in back.grads.items() if g is not None and not np.array_equal(g, ctx.grads.get(k))}
-    stale = differing(spec, same, ctx.grads, ctx.prec.analytic)
+    # only the gradients that are not bit for bit the primary's need a tolerance
+    first = ctx.grads
+    changed = {k: g for k, g in back.grads.items() if g is not None and not np.array_equal(g, first.get(k))}  # type: ignore[arg-type]
+    stale = differing(spec, changed, first, ctx.prec.analytic)
     findings = [Finding("reuse", "pass", "the same instance runs other N and T")]
     if stale:
         findings.append(
