@@ -149,7 +149,8 @@ def backward(spec: Spec, layer: Layer, dout: object) -> dict[str, object]:
     if len(spec.returns) == 1:
         grads[spec.returns[0]] = ret
     elif len(spec.returns) > 1:
-        if not isinstance(ret, tuple) or len(ret) != len(spec.returns):
+        # A list unpacks like a tuple in the book's `dx, dh = layer.backward(...)`.
+        if not isinstance(ret, (tuple, list)) or len(ret) != len(spec.returns):
             raise LayerError(
                 "backward",
                 None,

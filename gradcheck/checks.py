@@ -109,11 +109,13 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
     grads = calling.snapshot(raw)
     held = [p for p in getattr(layer, "params", None) or [] if isinstance(p, np.ndarray)]
     given = [x for x in inputs if np.issubdtype(x.dtype, np.floating)]
+    cached = _held_arrays(layer)  # e.g. self.x = x.astype(np.float32): float32 work too
     # A model chooses its own dtype: what it holds is what was asked for.
     requested = least_precise(held, np.dtype(ex.dtype)) if spec.kind == "model" else np.dtype(ex.dtype)
-    # The precision it computes in: the least of what it was given, holds and
-    # returns (float32 work whose last division promotes to float64 is float32 work).
-    prec = precision_for(least_precise([out, *raw.values(), *held, *given], requested))
+    # The precision it computes in: the least of what it was given, holds (params
+    # and caches) and returns (float32 work whose last division promotes to float64
+    # is float32 work).
+    prec = precision_for(least_precise([out, *raw.values(), *held, *given, *cached], requested))
     ctx = Context(
         spec,
         factory,
@@ -173,6 +175,16 @@ def _dh_problem(ctx: Context) -> Finding | None:
     return Finding(
         "output", "fail", f"{why}: the gradient w.r.t. the initial state must be stored as layer.dh{hint}", tensor="dh"
     )
+
+
+def _held_arrays(layer) -> list[np.ndarray]:
+    """The float arrays a layer keeps in its attributes after forward and backward,
+    directly or in a tuple or list (the book's `self.cache = (x, h_prev, h_next)`)."""
+    found: list[np.ndarray] = []
+    for v in getattr(layer, "__dict__", {}).values():
+        items = v[:64] if isinstance(v, (tuple, list)) else [v]
+        found += [a for a in items if isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating)]
+    return found
 
 
 def _modified(spec: Spec, inputs, run_inputs, params, saved_params, state, run_state, stage: str) -> list[str]:
@@ -290,7 +302,7 @@ def check_backward_fd(ctx: Context) -> list[Finding]:
     raw = calling.backward(spec, layer, calling.copied(ex.dout))
     grads = calling.snapshot(raw)
     held = [p for p in getattr(layer, "params", []) if isinstance(p, np.ndarray)]
-    prec = precision_for(least_precise([out, *raw.values(), *held], np.dtype(np.float64)))
+    prec = precision_for(least_precise([out, *raw.values(), *held, *_held_arrays(layer)], np.dtype(np.float64)))
     f = calling.objective(spec, layer, inputs, state, ex.dout)
     plist = getattr(layer, "params", [])
     findings = []

@@ -7,7 +7,7 @@ report survives), after every layer and at the end.
 
 Exit codes: 0 every layer passed (warnings allowed unless --strict), 1 a check
 failed, 2 usage or input error (no such file, import error, no known class),
-130 interrupted (Ctrl-C; 143 for SIGTERM), with the partial report written.
+130 interrupted (Ctrl-C; 143 for SIGTERM, 129 for SIGHUP), with the partial report written.
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from . import profiles
 from .jaxcache import OFF_ENV
 from .report import Report, write_atomic
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_HANGUP = 0, 1, 2, 130, 143, 129
 
 DESCRIPTION = """Check hand-written layers of "Deep Learning from Scratch 2" (RNN, TimeRNN,
 TimeEmbedding, TimeAffine, TimeSoftmaxWithLoss, SimpleRnnlm, ...) against JAX specs
 and finite differences, on examples drawn by Hypothesis."""
 
 EPILOG = """exit codes: 0 all passed (warnings allowed unless --strict), 1 a check failed
-(a crash or a limit hit included), 2 usage or input error, 130 interrupted (Ctrl-C)
-with the partial report written"""
+(a crash or a limit hit included), 2 usage or input error, 130 interrupted (Ctrl-C;
+143 SIGTERM, 129 SIGHUP) with the partial report written"""
 
 
 def _seconds(text: str) -> float:
@@ -288,8 +288,18 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM (a CI job cancelled): handled like Ctrl-C, exit 143."""
 
 
+class _HungUp(_Terminated):
+    """SIGHUP (the terminal or session went away): handled like SIGTERM, exit 129."""
+
+
 def _on_sigterm(signum, frame):
-    raise _Terminated()
+    raise _HungUp() if signum == signal.SIGHUP else _Terminated()
+
+
+# Signals nothing legitimate sends a gradcheck run, whose default action would end
+# it with no report and an exit code outside the contract (a layer's
+# os.kill(os.getppid(), SIGUSR1) did): ignored while the layers run.
+_IGNORED = ("SIGUSR1", "SIGUSR2")
 
 
 def _supervised(args) -> int:
@@ -330,7 +340,8 @@ def _supervised(args) -> int:
         )
         _write_reports(report, args)
 
-    old_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    old = {sig: signal.signal(sig, _on_sigterm) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    old.update({getattr(signal, n): signal.signal(getattr(signal, n), signal.SIG_IGN) for n in _IGNORED})
     try:
         save()  # a stale report from an earlier run never survives this one
         try:
@@ -365,10 +376,13 @@ def _supervised(args) -> int:
             f"{done} of {done + len(report.missing)} layers" + (f"; partial report in {where}" if where else ""),
             file=sys.stderr,
         )
+        if isinstance(exc, _HungUp):
+            return EXIT_HANGUP
         return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
     finally:
         session.close()
-        signal.signal(signal.SIGTERM, old_term)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     return EXIT_OK if report.passed else EXIT_FAIL
 
 

@@ -62,6 +62,7 @@ class Oracle:
         """values: every arg of spec by name (float args are upcast to float64).
         dims: the example's extents by letter. bucket: extents to pad to (default:
         `default_bucket(dims)`)."""
+        _float64_on()
         bucket = _bucket_for(dims, bucket)
         args = self._args("vjp", spec, values, dims, bucket)
         dout_p = _pad(np.asarray(dout, dtype=np.float64), spec.output_axes, dims, bucket, 0.0, True)
@@ -82,6 +83,7 @@ class Oracle:
     ) -> np.ndarray:
         """The spec's output alone: `self(spec, values, dout, dims, bucket).out`
         without the vjp. Same arguments and padding as `__call__`; its own compile."""
+        _float64_on()
         bucket = _bucket_for(dims, bucket)
         args = self._args("forward", spec, values, dims, bucket)
         fn = self._compiled.get(("forward", spec.name))
@@ -125,6 +127,13 @@ def _bucket_for(dims: Mapping[str, int], bucket: Mapping[str, int] | None) -> di
     for letter, n in dims.items():
         out[letter] = max(out.get(letter, n), n)
     return out
+
+
+def _float64_on() -> None:
+    """The oracle is a float64 computation: a checked module that turned JAX's x64
+    off (jax.config.update("jax_enable_x64", False)) must not make it float32."""
+    if not jax.config.jax_enable_x64:  # type: ignore[attr-defined]
+        jax.config.update("jax_enable_x64", True)
 
 
 def default_bucket(dims: Mapping[str, int]) -> dict[str, int]:

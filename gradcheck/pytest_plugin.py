@@ -152,7 +152,9 @@ def check_target(
         except WorkerError as exc:
             error = exc
             continue
-        index = next((i for i, info in enumerate(s.layers) if layer in (info.layers_arg, info.name)), None)
+        # By the exact --layers item: `TimeAffine` is the file's class TimeAffine, never
+        # another class checked under that spec (`Mine=TimeAffine`).
+        index = next((i for i, info in enumerate(s.layers) if info.layers_arg == layer), None)
         if index is not None:
             break
     else:

@@ -28,13 +28,21 @@ from typing import Any
 
 from .findings import Finding
 from .frames import check_of, user_frame
-from .report import OUTPUT_LINES, LayerReport
+from .report import OUTPUT_LINES, CheckSummary, LayerReport
 
 GRACE = 3.0  # seconds a worker gets past a limit (its own alarm's chance) before it is killed
 
 
 class WorkerError(Exception):
     """The module could not be loaded (a usage or input error: exit 2)."""
+
+
+def _blame(report: LayerReport, how: str) -> None:
+    """A crash finding for a layer whose code broke the worker after it finished
+    (closed or replaced a file descriptor the worker reads, say)."""
+    msg = f"{how}: its code left the worker unable to go on (closed or replaced a file descriptor?)"
+    report.failures.append(Finding("crash", "fail", msg))
+    report.checks["crash"] = CheckSummary("crash", "fail", None, msg)
 
 
 class _Died(Exception):
@@ -121,7 +129,14 @@ class Worker:
                 raise _Died(self.death())
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
-        event = json.loads(line)
+        try:
+            event = json.loads(line)
+        except ValueError:  # only the layer's code, writing to our fd, can put this here
+            self.kill()
+            raise _Died(f"wrote to gradcheck's event pipe ({line[:80]!r}...) and was stopped") from None
+        if not isinstance(event, dict):
+            self.kill()
+            raise _Died(f"wrote to gradcheck's event pipe ({line[:80]!r}) and was stopped")
         if event.get("event") == "exit":
             self.exit_event = event
         return event
@@ -233,8 +248,12 @@ class Session:
             detail = f"; its output ended with:\n{tail}" if tail else ""
             raise WorkerError(f"importing {self.load.get('target')}: the process {died.how}{detail}") from None
 
-    def run_layer(self, index: int, options: dict | None = None) -> LayerReport:
-        """Run layer `index`; `options` update the session's run options for this layer."""
+    def run_layer(self, index: int, options: dict | None = None, *, retry: bool = True) -> LayerReport:
+        """Run layer `index`; `options` update the session's run options for this layer.
+
+        A worker that dies before the layer has started (before its first event) was
+        broken by the layer before it (e.g. one that closed fd 0): that layer gets the
+        crash finding, and this one runs again, once, in a fresh worker."""
         info = self.layers[index]
         run_options = {**self.options, **(options or {})}
         if self._worker is None or self._worker.proc.poll() is not None:
@@ -292,6 +311,11 @@ class Session:
                     self.compiles += event.get("compiles", 0)
                     break
         except _Died as died:
+            if retry and state["seed"] is None and self._last is not None:
+                w.close()
+                self._worker = None
+                _blame(self._last, f"after it finished, the worker process {died.how} before the next layer started")
+                return self.run_layer(index, options, retry=False)
             stack = w.crash_stack()
             check, where = check_of(stack), user_frame(stack)
             if w.exit_event:
@@ -308,7 +332,10 @@ class Session:
                 report.output, report.output_lines = tail, lines + state["dropped"]
         if self.progress:
             self.progress(info.label, report.examples, state["planned"], state["failing"], time.monotonic() - t0, True)
+        self._last = report
         return report
+
+    _last: LayerReport | None = None  # the layer run before, to blame for a worker it broke
 
     def _killed_message(self, over_budget) -> str:
         if over_budget:

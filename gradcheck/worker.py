@@ -80,8 +80,7 @@ def _captured(path: str | None):
     if not path:
         yield
         return
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush_all()  # guarded: the layer's module may have replaced sys.stdout with an object without flush
     saved = os.dup(1), os.dup(2)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(fd, 1)
@@ -200,6 +199,9 @@ def main(argv: list[str] | None = None) -> None:
                         check_layer_names(layers)
                         targets, notes = reference_targets(layers), []
                     else:
+                        # The target sees the argv `python TARGET` would give it, not ours
+                        # (an argparse at import must not read the worker's arguments).
+                        sys.argv = [req["target"]]
                         module = load_module(req["target"], req.get("paths") or [])
                         found = discover(module, parse_layers(",".join(layers)) if layers else None)
                         targets, notes = found.targets, found.not_checked

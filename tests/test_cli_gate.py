@@ -70,6 +70,18 @@ FILES = {
     "class TimeEmbedding(rnnref.TimeEmbedding):\n    pass\n\n\n"
     "class SimpleRNNLM(rnnref.SimpleRnnlm):\n    pass\n\n\n"
     "class Simple_TimeAffine(rnnref.TimeAffine):\n    pass\n",
+    # a right class checked as TimeAffine, and the file's own TimeAffine, wrong (db doubled)
+    "two_affines.py": "import rnnref\n\n\nclass Mine(rnnref.TimeAffine):\n    pass\n\n\n"
+    "class TimeAffine(rnnref.TimeAffine):\n    def backward(self, dout):\n"
+    "        dx = super().backward(dout)\n        self.grads[1][...] *= 2\n        return dx\n",
+    # found by an adversarial review: user code that breaks the worker, not its own checks
+    "argv_parse.py": "import argparse\n\nARGS = argparse.ArgumentParser().parse_args()\n\n" + layer("pass"),
+    "tee_stdout.py": "import sys\n\n\nclass Tee:\n    def __init__(self, s):\n        self.s = s\n\n"
+    "    def write(self, t):\n        return self.s.write(t)\n\n\nsys.stdout = Tee(sys.stdout)\n\n" + layer("pass"),
+    "fd0_closer.py": "import os\nimport rnnref\n\n\nclass TimeEmbedding(rnnref.TimeEmbedding):\n"
+    "    def backward(self, dout):\n        try:\n            os.close(0)\n        except OSError:\n            pass\n"
+    "        return super().backward(dout)\n\n\nclass TimeAffine(rnnref.TimeAffine):\n    pass\n",
+    "sigusr.py": layer("os.kill(os.getppid(), __import__('signal').SIGUSR1)"),
     "pkg/__init__.py": "",
     "pkg/base.py": "import rnnref\n\n\nclass Base(rnnref.TimeAffine):\n    pass\n",
     "pkg/mod.py": "from .base import Base\n\n\nclass TimeAffine(Base):\n    pass\n",
@@ -97,6 +109,14 @@ JOBS: dict[str, tuple[list[str], str]] = {  # name -> (argv, cwd relative to the
     "lookalike": ([*GC, "check", "mixed.py", "--layers", "SimpleRNNLM=SimpleRnnlm,RNN", "--max-examples", "2"], "."),
     "plugin_crash": (
         [*PYTEST, "--gradcheck-target=osexit0.py"],
+        ".",
+    ),
+    "argv_parse": ([*GC, "check", "argv_parse.py", *ME, "--json", "argv.json"], "."),
+    "tee_stdout": ([*GC, "check", "tee_stdout.py", *ME, "--json", "tee.json"], "."),
+    "fd0_closer": ([*GC, "check", "fd0_closer.py", *ME, "--json", "fd0.json"], "."),
+    "sigusr": ([*GC, "check", "sigusr.py", *ME, "--json", "sigusr.json"], "."),
+    "plugin_two_affines": (
+        [*PYTEST, "--gradcheck-target=two_affines.py", "--gradcheck-layers=Mine=TimeAffine,TimeAffine"],
         ".",
     ),
     "plugin_lookalike": (
@@ -455,6 +475,35 @@ def test_plugin_worker_crash_is_a_failure_not_a_pass(jobs):
     assert r.returncode == 1, r.stdout + r.stderr
     assert "1 failed" in r.stdout and "passed" not in r.stdout.splitlines()[-1]
     assert "exited with code 0" in r.stdout
+
+
+@pytest.mark.parametrize("name", ["argv_parse", "tee_stdout", "sigusr"])
+def test_correct_layer_whose_module_pokes_at_the_process_still_passes(jobs, work, name):
+    """argparse at import (the worker's argv must not leak), sys.stdout replaced by an
+    object without flush, SIGUSR1 sent to gradcheck: none of it is the layer's bug."""
+    r = jobs[name].result()
+    assert r.returncode == 0, r.stdout + r.stderr
+    no_traceback(r)
+    data = report(work / ({"argv_parse": "argv", "tee_stdout": "tee", "sigusr": "sigusr"}[name] + ".json"))
+    assert data["passed"] and data["complete"] and [x["status"] for x in data["layers"]] == ["pass"]
+
+
+def test_a_layer_that_breaks_the_worker_after_it_finished_is_blamed_not_the_next(jobs, work):
+    r = jobs["fd0_closer"].result()
+    assert r.returncode == 1, r.stdout + r.stderr
+    data = report(work / "fd0.json")
+    assert {x["name"]: x["status"] for x in data["layers"]} == {"TimeEmbedding": "fail", "TimeAffine": "pass"}
+    (emb,) = [x for x in data["layers"] if x["name"] == "TimeEmbedding"]
+    assert any("before the next layer started" in f["message"] for f in emb["findings"])
+
+
+def test_plugin_runs_each_layer_under_its_own_test_id(jobs):
+    """`gradcheck[TimeAffine]` is the file's TimeAffine (wrong), not `Mine` checked as
+    TimeAffine (right): once the first passed for the second."""
+    r = jobs["plugin_two_affines"].result()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAILED ::gradcheck[TimeAffine]" in r.stdout
+    assert "1 failed, 1 passed" in r.stdout
 
 
 def test_plugin_checks_a_lookalike_named_with_mine_equals_known(jobs):

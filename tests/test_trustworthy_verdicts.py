@@ -369,3 +369,42 @@ def test_a_model_without_reset_state_is_one_warning():
     lr = one(ModelNoResetState, "SimpleRnnlm")
     assert statuses(lr) == expect([*AFFINE_CHECKS, "stateful", "state-reset", "mask"], state_reset="warn")
     assert "no reset_state() method" in lr.checks["state-reset"].message
+
+
+# --- found by an adversarial review after the merge --------------------------------------------
+
+
+class AffineCachesFloat32(rnnref.Affine):
+    """Right maths, but forward caches x in float32: dW is float32 work."""
+
+    def forward(self, x):
+        out = super().forward(x)
+        self.x = x.astype(np.float32)
+        return out
+
+
+def test_a_float32_cache_is_float32_work_a_dtype_warning_not_backward_wrong():
+    lr = one(AffineCachesFloat32, "Affine")
+    assert statuses(lr) == expect(AFFINE_CHECKS, dtype="warn")
+    assert "computes in float32 although given float64" in lr.checks["dtype"].message
+
+
+class RNNBackwardReturnsList(rnnref.RNN):
+    def backward(self, dh_next):
+        return list(super().backward(dh_next))
+
+
+def test_a_cell_returning_its_two_gradients_as_a_list_is_not_a_crash():
+    """`dx, dh = layer.backward(...)` unpacks a list as well as a tuple."""
+    assert statuses(one(RNNBackwardReturnsList, "RNN")) == expect(AFFINE_CHECKS)
+
+
+def test_the_oracle_stays_float64_when_the_checked_module_turns_x64_off():
+    import jax
+
+    jax.config.update("jax_enable_x64", False)
+    try:
+        lr = one(rnnref.Affine, "Affine")
+        assert lr.status == "pass", lr.checks
+    finally:
+        jax.config.update("jax_enable_x64", True)
