@@ -105,6 +105,15 @@ def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
         help="time limit per example, seconds (default 20; 0: none); a layer that does not stop is killed",
     )
     p.add_argument(
+        "--max-dims",
+        type=_dims,
+        default={},
+        metavar="T=12,H=8",
+        help="upper bounds of the drawn example sizes, by letter N T D H V (default N=3 T=5 D=4 H=4 V=6; "
+        "the thorough profile: N=4 T=12 D=6 H=8 V=10): a bug that shows only on longer or wider "
+        "examples needs them",
+    )
+    p.add_argument(
         "--no-compile-cache",
         action="store_true",
         help="do not keep JAX's compiled programs in ~/.cache/gradcheck/jax (same as GRADCHECK_NO_COMPILE_CACHE=1)",
@@ -225,6 +234,20 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAIL
 
 
+def _dims(text: str) -> dict[str, int]:
+    """`T=12,H=8` -> {"max_T": 12, "max_H": 8}; argparse turns a ValueError into exit 2."""
+    out = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        letter, _, value = item.partition("=")
+        low = 2 if letter == "V" else 1  # a vocabulary of one class has nothing to predict
+        if letter not in tuple("NTDHV") or not value.isdigit() or not low <= int(value) <= 64:
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: give LETTER=N with a letter of N T D H V and 1 <= N <= 64 (V >= 2)"
+            )
+        out[f"max_{letter}"] = int(value)
+    return out
+
+
 def _validate(args) -> None:
     """Every option and output path, before anything runs (TargetError: exit 2)."""
     from .targets import TargetError
@@ -326,6 +349,7 @@ def _supervised(args) -> int:
             "timeout": args.timeout or None,
             "budget": args.budget or None,
             "replay_command": replay,
+            "bounds": args.max_dims,
         },
         limits=Limits(timeout=args.timeout or None, budget=args.budget or None, memory_mb=args.memory_limit or None),
         show_output=args.show_output,
@@ -401,6 +425,7 @@ def _options(args, replay: str):
         seed=args.seed,
         strict=args.strict,
         timeout=args.timeout,
+        bounds=args.max_dims,
         replay_command=replay,
         progress=_progress(),
     )

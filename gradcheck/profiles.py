@@ -22,6 +22,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     "thorough": dict(max_examples=500, derandomize=False),
 }
 DEFAULT = "ci"
+# Upper bounds of the drawn dims per profile (strategies.DEFAULT_BOUNDS otherwise:
+# N<=3, T<=5, D,H<=4, V<=6). thorough also reaches sizes where a bug that only shows
+# past a few steps (BPTT cut off after 8 steps, say) or at a wider H appears.
+DIMS: dict[str, dict[str, int]] = {"thorough": {"max_N": 4, "max_T": 12, "max_D": 6, "max_H": 8, "max_V": 10}}
 _COMMON: dict[str, Any] = dict(
     deadline=None,
     # One failure per layer is reported. With True, Hypothesis keeps generating
@@ -37,6 +41,11 @@ _COMMON: dict[str, Any] = dict(
 def register() -> None:
     for name, kw in PROFILES.items():
         settings.register_profile(name, **_COMMON, **kw)
+
+
+def dims(name: str | None = None) -> dict[str, int]:
+    """The max_X bounds of a profile's examples ({} for the defaults)."""
+    return dict(DIMS.get(name or os.environ.get("HYPOTHESIS_PROFILE") or DEFAULT, {}))
 
 
 def get(name: str | None = None) -> settings:

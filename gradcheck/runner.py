@@ -132,7 +132,8 @@ def run(targets: Iterable[Target], options: RunOptions | None = None, oracle: Or
 def run_layer(target: Target, options: RunOptions, oracle: Oracle) -> LayerReport:
     spec = SPECS[target.name]
     report = LayerReport(target.name, cls=target.cls_name if target.cls_name != target.name else None)
-    bounds = strategies.bounds_for(**dict(options.bounds))
+    limits = {**profiles.dims(options.profile), **dict(options.bounds)}  # --max-dims over the profile's
+    bounds = strategies.bounds_for(**limits)
     bucket = {k: hi for k, (lo, hi) in bounds.items()}
     base = profiles.get(options.profile)
     kw: dict[str, Any] = {"max_examples": options.max_examples} if options.max_examples else {}
@@ -140,7 +141,7 @@ def run_layer(target: Target, options: RunOptions, oracle: Oracle) -> LayerRepor
         kw["phases"] = [Phase.explicit, Phase.reuse, Phase.generate]
     settings = Settings(base, **kw)
     # min_X / max_X ints only (bounds_for rejects anything else)
-    strategy = strategies.examples(spec, dtypes=tuple(options.dtypes), **cast(dict[str, Any], dict(options.bounds)))
+    strategy = strategies.examples(spec, dtypes=tuple(options.dtypes), **cast(dict[str, Any], limits))
 
     planned = settings.max_examples
     deadline = time.monotonic() + options.budget if options.budget else None
@@ -267,6 +268,8 @@ def _replay(target: Target, options: RunOptions, seed: int | None, blob: str | N
         parts.append(f"--seed {seed}")
     if options.max_examples:
         parts.append(f"--max-examples {options.max_examples}")
+    if options.bounds:
+        parts.append("--max-dims " + ",".join(f"{k.removeprefix('max_')}={v}" for k, v in options.bounds.items()))
     line = " ".join(parts)
     return line + (
         f"\n  or, in a Hypothesis test: {blob.split('adding ')[-1].split(' as a decorator')[0]}" if blob else ""

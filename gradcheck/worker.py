@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
                 timeout=opts.get("timeout"),
                 budget=opts.get("budget"),
                 replay_command=opts.get("replay_command"),
+                bounds=opts.get("bounds") or {},
                 contain_exits=True,
                 on_example=on_example,
                 on_start=lambda seed: chan.send(event="start", seed=seed),

@@ -488,3 +488,46 @@ def test_selftest_runs_from_the_command_line_with_every_common_option(tmp_path):
         "loss-all-ignored-nan": True,
     }
     assert list(tmp_path.iterdir()) == [out]  # nothing else left in the working directory
+
+
+WINDOWED_BPTT = '''
+import numpy as np
+import rnnref
+
+
+class TimeRNN(rnnref.TimeRNN):
+    """Backpropagates through the last 8 steps only: right for T <= 8, wrong beyond."""
+
+    def backward(self, dhs):
+        T = dhs.shape[1]
+        if T <= 8:
+            return super().backward(dhs)
+        kept = self.layers
+        self.layers = kept[T - 8 :]
+        try:
+            tail = super().backward(dhs[:, T - 8 :])
+        finally:
+            self.layers = kept
+        dxs = np.zeros((dhs.shape[0], T, self.params[0].shape[0]), dtype=tail.dtype)
+        dxs[:, T - 8 :] = tail
+        return dxs
+'''
+
+
+def test_max_dims_reaches_a_bug_that_only_shows_on_long_sequences(tmp_path):
+    """The default sizes (T <= 5) cannot see BPTT cut off after 8 steps; --max-dims
+    T=12 (or the thorough profile) can."""
+    (tmp_path / "windowed.py").write_text(WINDOWED_BPTT)
+    base = [*GC, "check", "windowed.py", "--max-examples", "20"]
+    short = subprocess.run(base, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert short.returncode == 0, short.stdout + short.stderr
+    long = subprocess.run([*base, "--max-dims", "T=12"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert long.returncode == 1, long.stdout + long.stderr
+    assert "TimeRNN: FAIL" in long.stdout and "--max-dims T=12" in long.stdout  # the replay line keeps it
+
+
+@pytest.mark.parametrize("bad", ["X=3", "T=0", "T=abc", "V=1", "T=65"])
+def test_max_dims_rejects_what_it_cannot_draw(bad):
+    r = subprocess.run([*GC, "run", "--max-dims", bad], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--max-dims" in r.stderr, r.stderr
+    no_traceback(r)
