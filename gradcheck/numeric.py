@@ -42,9 +42,12 @@ class Directional:
         return self.error / self.allowed if self.allowed > 0 else (0.0 if self.error == 0 else np.inf)
 
 
-def probe(f: Objective, x: np.ndarray, grad: np.ndarray, u: np.ndarray, prec: Precision) -> Directional:
-    """Central difference of f along unit direction u of tensor x (edited in place)."""
-    h = prec.fd_step
+def probe(
+    f: Objective, x: np.ndarray, grad: np.ndarray, u: np.ndarray, prec: Precision, step: float | None = None
+) -> Directional:
+    """Central difference of f along unit direction u of tensor x (edited in place);
+    `step` overrides the precision's step (a finer one, see checks._fd_finding)."""
+    h = prec.fd_step if step is None else step
     saved = x.copy()
     try:
         x[...] = saved + h * u
