@@ -211,10 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "selftest":  # our own code only: in this process
             from hypothesis import configuration
 
+            from .jaxcache import cache_home
             from .selftest import selftest
-            from .supervisor import cache_dir
 
-            configuration.set_hypothesis_home_dir(cache_dir() / "hypothesis")  # not the working directory
+            configuration.set_hypothesis_home_dir(cache_home() / "hypothesis")  # not the working directory
 
             return selftest(args, _options(args, "gradcheck selftest"), _say)
         return _supervised(args)

@@ -18,12 +18,18 @@ from pathlib import Path
 OFF_ENV = "GRADCHECK_NO_COMPILE_CACHE"
 
 
-def default_directory() -> Path:
-    """`$XDG_CACHE_HOME/gradcheck/jax`, or `~/.cache/gradcheck/jax` when XDG_CACHE_HOME
-    is unset or not absolute (as the XDG base directory spec says)."""
+def cache_home() -> Path:
+    """gradcheck's cache directory (compiled programs, Hypothesis's files):
+    `$XDG_CACHE_HOME/gradcheck`, or `~/.cache/gradcheck` when XDG_CACHE_HOME is unset
+    or not absolute (as the XDG base directory spec says)."""
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "gradcheck" / "jax"
+    return base / "gradcheck"
+
+
+def default_directory() -> Path:
+    """Where JAX's compiled programs are kept: `cache_home() / "jax"`."""
+    return cache_home() / "jax"
 
 
 def enable_compile_cache(directory: str | os.PathLike[str] | None = None) -> Path | None:

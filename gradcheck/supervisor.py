@@ -28,6 +28,7 @@ from typing import Any
 
 from .findings import Finding
 from .frames import check_of, user_frame
+from .jaxcache import cache_home
 from .report import OUTPUT_LINES, CheckSummary, LayerReport
 
 GRACE = 3.0  # seconds a worker gets past a limit (its own alarm's chance) before it is killed
@@ -68,11 +69,6 @@ def default_memory_mb() -> int:
     return max(4096, total // 2)
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gradcheck"
-
-
 def _worker_env() -> dict[str, str]:
     """The environment, with this gradcheck importable in the worker (which runs with
     `-P`, so the current directory is not on its path) even when it is not installed."""
@@ -92,7 +88,7 @@ class Worker:
         config = {
             "memory_mb": memory_mb,
             "crash_file": str(self.crash_file),
-            "hypothesis_home": str(cache_dir() / "hypothesis"),
+            "hypothesis_home": str(cache_home() / "hypothesis"),
         }
         with open(self.log, "wb") as log:
             out = None if show_output else log
