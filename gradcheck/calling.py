@@ -40,21 +40,12 @@ def guarded(stage: str, fn: Callable, *args, **kwargs):
         raise LayerError(stage, exc) from exc
 
 
-class MissingAttribute(LayerError):
-    """The layer lacks a method or attribute of the book's protocol: a root cause
-    that explains every later check that needs it."""
-
-    def __init__(self, stage: str, name: str) -> None:
-        self.attribute = name
-        super().__init__(stage, None, f"the layer has no {name}")
-
-
 def method(layer: Layer, name: str, *args):
-    """Call layer.<name>(*args); a missing method is a MissingAttribute, not an
-    AttributeError raised from gradcheck's own frame."""
+    """Call layer.<name>(*args); a missing method is a LayerError that says so, not
+    an AttributeError raised from gradcheck's own frame."""
     fn = getattr(layer, name, None)
     if not callable(fn):
-        raise MissingAttribute(name, f"{name}() method")
+        raise LayerError(name, None, f"the layer has no {name}() method")
     return guarded(name, fn, *args)
 
 
@@ -197,10 +188,10 @@ def reset(layer: Layer) -> None:
     if has(layer, "reset_state"):
         method(layer, "reset_state")
         return
-    parts = list(getattr(layer, "layers", None) or []) + [v for v in vars(layer).values() if has(v, "reset_state")]
-    for part in parts:
-        if has(part, "reset_state"):
-            method(part, "reset_state")
+    parts = list(getattr(layer, "layers", None) or []) + list(vars(layer).values())
+    # a layer both in `layers` and an attribute (the book's rnn_layer) is reset once
+    for part in {id(p): p for p in parts if has(p, "reset_state")}.values():
+        method(part, "reset_state")
 
 
 def copied(x):

@@ -42,10 +42,8 @@ def check_output(ctx: Context) -> list[Finding]:
                 f"forward returned {int((~np.isfinite(ctx.out)).sum())} non-finite values on ordinary inputs",
             )
         )
-    elif non_finite_grads(ctx):
-        findings.append(
-            Finding("output", "fail", f"backward returned non-finite values in {', '.join(non_finite_grads(ctx))}")
-        )
+    elif bad := non_finite_grads(ctx):
+        findings.append(Finding("output", "fail", f"backward returned non-finite values in {', '.join(bad)}"))
     findings += [Finding("output", "fail", problem) for problem in ctx.not_arrays]
     if ctx.dh_problem is not None:
         findings.append(ctx.dh_problem)
