@@ -1,0 +1,35 @@
+"""What each layer means: one JAX function per layer, written from the mathematics.
+
+Nothing here imports `rnnref`: the oracle must not share code with what it checks.
+One module per family, each a tuple `SPECS` of `Spec`s (see `base.py` for what a
+spec holds); adding a layer is one entry in its family's module:
+
+  recurrent.py  RNN cells and their Time forms
+  basic.py      affine maps and embeddings
+  losses.py     losses
+  models.py     language models
+
+`SPECS` gathers them by name, ordered so that a cell comes before the Time layers
+built on it, layers before losses before models (the order of reports).
+"""
+
+from __future__ import annotations
+
+from . import basic, losses, models, recurrent
+from .base import IGNORE_LABEL, Arg, ArgKind, Spec
+
+FAMILIES = (recurrent, basic, losses, models)
+
+
+def _order(spec: Spec) -> int:
+    if spec.kind != "layer":
+        return {"loss": 2, "model": 3}[spec.kind]
+    has_time = any("T" in a.axes for a in spec.inputs)
+    return 1 if has_time else 0
+
+
+SPECS: dict[str, Spec] = {
+    s.name: s for s in sorted((s for family in FAMILIES for s in family.SPECS), key=_order)  # stable sort
+}
+
+__all__ = ["FAMILIES", "IGNORE_LABEL", "SPECS", "Arg", "ArgKind", "Spec"]

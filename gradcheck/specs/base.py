@@ -1,0 +1,88 @@
+"""What a spec is: `Arg` (one array a layer takes) and `Spec` (a layer's meaning and
+calling convention). The specs themselves are in the family modules of this package.
+
+A `Spec` says how the layer is called (the book's protocol), which arrays its
+constructor takes (in `params` order), and the axes of every array, as letters
+N (batch), T (time), D (input width), H (hidden width), V (vocabulary).
+
+The JAX functions are evaluated in float64 (see `oracle.py`, which enables x64).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import jax
+
+IGNORE_LABEL = -1  # the book's TimeSoftmaxWithLoss.ignore_label
+
+ArgKind = Literal["weight", "table", "bias", "float", "state", "tokens", "labels"]
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One array a layer takes: a parameter, a forward input, or the initial state.
+
+    axes: dim letters of its shape, e.g. ("N", "T", "D").
+    kind: how examples are drawn (weights scaled by 1/sqrt(fan-in), activations in
+      (-1, 1), embedding tables in (-1, 1), token ids, labels with ignore_label),
+      and whether it has a gradient
+      (every float kind does; tokens and labels do not).
+    pad: the value that leaves the result unchanged when the oracle pads this array
+      to a larger shape (see `oracle.py`): 0 nearly everywhere, -inf for a bias
+      over vocabulary classes that do not exist, ignore_label for labels.
+    """
+
+    name: str
+    axes: tuple[str, ...]
+    kind: ArgKind
+    pad: float = 0.0
+
+    @property
+    def differentiable(self) -> bool:
+        return self.kind not in ("tokens", "labels")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A layer's meaning and calling convention.
+
+    params: the constructor's arrays, in the order of the layer's `params`/`grads`.
+    inputs: forward's positional arguments.
+    returns: names of the inputs whose gradients backward returns, in its order
+      (RNN.backward returns (dx, dh_prev); TimeEmbedding.backward returns None).
+    state: the initial hidden state, set with `set_state` and read back as `.dh`.
+    fn(*params, *inputs[, state]) -> output, in JAX.
+    kind: "layer" (backward takes an array), "loss" (forward returns a scalar,
+      backward takes dout, a number), "model" (built from dims, params written in).
+    cell: the single-step layer a Time layer must equal at T=1.
+    """
+
+    name: str
+    params: tuple[Arg, ...]
+    inputs: tuple[Arg, ...]
+    output_axes: tuple[str, ...]
+    fn: Callable[..., jax.Array]
+    kind: Literal["layer", "loss", "model"] = "layer"
+    returns: tuple[str, ...] = ()
+    state: Arg | None = None
+    cell: str | None = None
+    letters: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.letters:
+            used = {a for arg in (*self.params, *self.inputs) for a in arg.axes}
+            object.__setattr__(self, "letters", tuple(x for x in "NTDHV" if x in used))
+
+    @property
+    def args(self) -> tuple[Arg, ...]:
+        """Every array the spec function takes, in its order."""
+        return (*self.params, *self.inputs, *((self.state,) if self.state else ()))
+
+    @property
+    def grad_args(self) -> tuple[Arg, ...]:
+        """The arrays whose gradients the layer must produce. A model has no `.dh`:
+        its state starts at zeros after reset_state() and gets no gradient."""
+        return tuple(a for a in self.args if a.differentiable and not (a is self.state and self.kind == "model"))
