@@ -21,7 +21,12 @@ pytestmark = pytest.mark.skipif(not (BOOK / "common" / "time_layers.py").is_file
 # layer -> {check: status} for every check that does not pass: the named conventions.
 TIME_LAYERS = {
     "RNN": {},
+    "LSTM": {},
+    "GRU": {},
     "TimeRNN": {"dtype": "warn"},  # computes in float32 whatever it is given (np.empty(..., dtype='f'))
+    "TimeLSTM": {"dtype": "warn"},
+    "TimeGRU": {"dtype": "warn"},
+    "TimeBiLSTM": {"dtype": "warn"},
     "TimeEmbedding": {"dtype": "warn"},
     "TimeAffine": {},
     "TimeSoftmaxWithLoss": {
@@ -32,6 +37,7 @@ TIME_LAYERS = {
     },
 }
 SIMPLE_RNNLM = {"SimpleRnnlm": {"repeatable": "warn", "mask": "warn"}}  # its loss layer's two conventions
+RNNLM = {"Rnnlm": {"repeatable": "warn", "mask": "warn"}}  # ch06: the same loss layer
 
 
 def gradcheck(tmp: Path, name: str, *args: str) -> subprocess.Popen:
@@ -42,13 +48,15 @@ def gradcheck(tmp: Path, name: str, *args: str) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, tuple[int, str, dict]]:
-    """The four runs, side by side: (exit code, stdout, JSON report)."""
+    """The runs, side by side: (exit code, stdout, JSON report)."""
     tmp = tmp_path_factory.mktemp("book")
     procs = {
         "time_layers": gradcheck(tmp, "time_layers", "common.time_layers"),
         "time_layers_strict": gradcheck(tmp, "time_layers_strict", "common.time_layers", "--strict"),
         "ch05": gradcheck(tmp, "ch05", "ch05/simple_rnnlm.py"),
         "ch05_strict": gradcheck(tmp, "ch05_strict", "ch05/simple_rnnlm.py", "--strict"),
+        "ch06": gradcheck(tmp, "ch06", "ch06/rnnlm.py"),
+        "ch06_strict": gradcheck(tmp, "ch06_strict", "ch06/rnnlm.py", "--strict"),
     }
     done = {}
     for name, p in procs.items():
@@ -64,7 +72,7 @@ def not_passing(report: dict) -> dict[str, dict[str, str]]:
     }
 
 
-@pytest.mark.parametrize(("run", "expected"), [("time_layers", TIME_LAYERS), ("ch05", SIMPLE_RNNLM)])
+@pytest.mark.parametrize(("run", "expected"), [("time_layers", TIME_LAYERS), ("ch05", SIMPLE_RNNLM), ("ch06", RNNLM)])
 def test_the_books_code_passes_with_only_the_named_conventions(runs, run, expected):
     code, out, report = runs[run]
     assert code == 0, out
@@ -76,7 +84,7 @@ def test_the_books_code_passes_with_only_the_named_conventions(runs, run, expect
         assert sorted(warned) == sorted(expected[layer["name"]]), layer["name"]
 
 
-@pytest.mark.parametrize(("run", "expected"), [("time_layers", TIME_LAYERS), ("ch05", SIMPLE_RNNLM)])
+@pytest.mark.parametrize(("run", "expected"), [("time_layers", TIME_LAYERS), ("ch05", SIMPLE_RNNLM), ("ch06", RNNLM)])
 def test_strict_fails_the_books_code_naming_each_warning(runs, run, expected):
     code, out, report = runs[f"{run}_strict"]
     assert code == 1 and not report["passed"]
