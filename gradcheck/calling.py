@@ -75,17 +75,25 @@ def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True, e
     """
     params = [ex.values[a.name].copy() for a in spec.params]
     if spec.kind == "model":
-        layer = guarded("constructor", factory, ex.dims["V"], ex.dims["D"], ex.dims["H"])
+        # A model whose embedding is tied to its output (wordvec_size == hidden_size) has no D.
+        layer = guarded("constructor", factory, ex.dims["V"], ex.dims.get("D", ex.dims["H"]), ex.dims["H"])
         plist = getattr(layer, "params", None)
-        if not isinstance(plist, (list, tuple)) or len(plist) != len(params):
+        if not isinstance(plist, (list, tuple)) or len(plist) not in (len(params), len(params) + len(spec.tied)):
             n = len(plist) if isinstance(plist, (list, tuple)) else type(plist).__name__
-            names = ", ".join(a.name for a in spec.params)
-            raise LayerError("constructor", None, f"params holds {n} arrays; the model has {len(params)}: {names}")
-        for arg, p, v in zip(spec.params, plist, params, strict=True):
+            names = ", ".join(param_names(spec, len(params) + len(spec.tied)))
+            also = f" (or {len(params)}, a tied weight listed once)" if spec.tied else ""
+            raise LayerError(
+                "constructor",
+                None,
+                f"params holds {n} arrays; the model has {len(params) + len(spec.tied)}{also}: {names}",
+            )
+        for arg, p, v in zip(spec.params, untied(spec, plist), params, strict=True):
             if not isinstance(p, np.ndarray) or p.shape != v.shape:
                 got = p.shape if isinstance(p, np.ndarray) else type(p).__name__
                 raise LayerError("constructor", None, f"params[{arg.name}] is {got}, expected shape {v.shape}")
             p[...] = v
+        if lists_tied(spec, plist):
+            _check_tied(spec, plist)
         return layer
     if spec.state is not None:
         layer = guarded("constructor", factory, *params, stateful=stateful)
@@ -97,13 +105,49 @@ def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True, e
     return guarded("constructor", factory, *params)
 
 
+def lists_tied(spec: Spec, seq: Any) -> bool:
+    """Whether a params (or grads) list holds a tied weight twice, as the book's
+    BetterRnnlm does (else once, and its grads entry must already be the sum)."""
+    return bool(spec.tied) and len(seq) == len(spec.params) + len(spec.tied)
+
+
+def untied(spec: Spec, seq: Any) -> list:
+    """A layer's params (or grads) list without its tied entries: one per spec param."""
+    drop = {pos for pos, _ in spec.tied} if lists_tied(spec, seq) else set()
+    return [x for i, x in enumerate(seq) if i not in drop]
+
+
+def param_names(spec: Spec, n: int) -> list[str]:
+    """Names of the n entries of a layer's params list (a tied entry: `embed_W.T`)."""
+    tied = dict(spec.tied) if n == len(spec.params) + len(spec.tied) else {}
+    it = iter(a.name for a in spec.params)
+    return [f"{tied[i]}.T" if i in tied else next(it, f"params[{i}]") for i in range(n)]
+
+
+def _check_tied(spec: Spec, plist: Any) -> None:
+    """Weight tying: each tied entry of params is its param's transpose, the same
+    memory (what the book's BetterRnnlm builds: TimeAffine(embed_W.T, b))."""
+    by_name = dict(zip((a.name for a in spec.params), untied(spec, plist), strict=True))
+    for pos, name in spec.tied:
+        p, q = plist[pos], by_name[name]
+        if not (isinstance(p, np.ndarray) and p.shape == q.T.shape and np.shares_memory(p, q)):
+            raise LayerError(
+                "constructor",
+                None,
+                f"params[{pos}] must be {name}.T, a view of the same array ({spec.name} ties the weights); "
+                "it is a separate array, so the two are trained apart",
+            )
+        if not np.array_equal(p, q.T):
+            raise LayerError("constructor", None, f"params[{pos}] shares memory with {name} but is not its transpose")
+
+
 def layer_values(spec: Spec, layer: Layer, ex: Example) -> dict[str, np.ndarray]:
     """The example's values as the layer holds them (a model may have cast them
     to float32): the oracle must see the numbers the layer really computes with."""
     values = dict(ex.values)
     plist = getattr(layer, "params", None)
-    if isinstance(plist, (list, tuple)) and len(plist) == len(spec.params):
-        for arg, p in zip(spec.params, plist, strict=True):
+    if isinstance(plist, (list, tuple)) and len(untied(spec, plist)) == len(spec.params):
+        for arg, p in zip(spec.params, untied(spec, plist), strict=True):
             if isinstance(p, np.ndarray) and p.shape == values[arg.name].shape:
                 values[arg.name] = p.copy()
     return values
@@ -178,15 +222,22 @@ def backward(spec: Spec, layer: Layer, dout: object) -> dict[str, object]:
         grads.update(zip(spec.returns, ret, strict=True))
     glist = getattr(layer, "grads", None)
     # A tuple of arrays written in place works with the book's optimizers too.
-    if not isinstance(glist, (list, tuple)) or len(glist) != len(spec.params):
+    plist = getattr(layer, "params", None)
+    n_params = len(plist) if isinstance(plist, (list, tuple)) else len(spec.params)
+    if not isinstance(glist, (list, tuple)) or len(glist) != n_params:
         n = len(glist) if isinstance(glist, (list, tuple)) else type(glist).__name__
         raise LayerError(
-            "backward",
-            None,
-            f"grads holds {n} arrays; expected {len(spec.params)} ({', '.join(a.name for a in spec.params)})",
+            "backward", None, f"grads holds {n} arrays; expected {n_params} ({', '.join(param_names(spec, n_params))})"
         )
-    for arg, g in zip(spec.params, glist, strict=True):
+    for arg, g in zip(spec.params, untied(spec, glist), strict=True):
         grads[arg.name] = g
+    for pos, name in spec.tied if lists_tied(spec, glist) else ():
+        # The gradient of a tied weight is the sum of its entries (the book's optimizer
+        # sums duplicates, `remove_duplicate` in common/trainer.py).
+        g, other = glist[pos], grads[name]
+        if not isinstance(g, np.ndarray) or not isinstance(other, np.ndarray) or g.T.shape != other.shape:
+            raise LayerError("backward", None, f"grads[{pos}] ({name}.T) has shape {np.shape(g)}")
+        grads[name] = other + g.T
     if spec.state is not None and spec.kind != "model":
         # None when backward left no `.dh`: check_output names it, the checks skip it.
         grads[spec.state.name] = getattr(layer, "dh", None)

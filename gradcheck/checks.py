@@ -97,7 +97,7 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
     run_inputs = [x.copy() for x in inputs]
     run_state = None if state is None else state.copy()
     dout = calling.copied(ex.dout)
-    params = list(getattr(layer, "params", None) or [])
+    params = calling.untied(spec, getattr(layer, "params", None) or [])
     saved_params = [np.copy(p) for p in params]
     grads_before = list(getattr(layer, "grads", None) or [])
     out = calling.forward(spec, layer, run_inputs, run_state, copy_state=False, carry=carry)
@@ -310,7 +310,7 @@ def check_backward_fd(ctx: Context) -> list[Finding]:
     held = [p for p in getattr(layer, "params", []) if isinstance(p, np.ndarray)]
     prec = precision_for(least_precise([out, *raw.values(), *held, *_held_arrays(layer)], np.dtype(np.float64)))
     f = calling.objective(spec, layer, inputs, state, ex.dout, carry)
-    plist = getattr(layer, "params", [])
+    plist = calling.untied(spec, getattr(layer, "params", []))
     findings = []
     for arg in spec.grad_args:
         name = grad_name(spec, arg.name)

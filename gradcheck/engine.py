@@ -8,7 +8,7 @@ from typing import cast
 
 import numpy as np
 
-from . import checks, protocol, timing
+from . import checks, protocol, stochastic, timing
 from .calling import Factory, LayerError
 from .examples import Example, make_example
 from .findings import Finding
@@ -52,6 +52,9 @@ CHECK_NAMES = {
     "non-stateful": "stateful=False ignores old state",
     "mask": "ignore_label and one-hot labels",
     "extreme": "finite with logits of +-1e4",
+    "tied": "a tied weight's gradient is the sum of its entries",
+    "eval": "evaluation mode (train_flg=False) equals the spec",
+    "dropout": "training mode: one mask, its kept fraction and scale, backward = dout * mask",
     "crash": "the layer runs",
 }
 
@@ -72,7 +75,19 @@ def check_example(
     or returned non-finite values on ordinary inputs, every check that compares
     values is reported as skipped ("see not-mutated" / "see output") instead of
     failing for the same reason; a crash that an earlier check already reported
-    (the same stage and line, or the same missing method) is "see" that check."""
+    (the same stage and line, or the same missing method) is "see" that check.
+    A layer that draws randomness when training is checked in both modes
+    (`stochastic.py`)."""
+    if spec.train_flag is not None:
+        return stochastic.check_example(
+            spec,
+            factory,
+            ex,
+            oracle if use_spec else None,
+            check_example,
+            cell_factory=cell_factory,
+            bucket=bucket,
+        )
     try:
         ctx = checks.setup(
             spec,

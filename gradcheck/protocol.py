@@ -89,8 +89,9 @@ def check_not_mutated(ctx: Context) -> list[Finding]:
 def check_grads_in_place(ctx: Context) -> list[Finding]:
     """backward writes into the arrays of `grads` (same objects, shapes, dtypes as
     params), read from the primary run."""
-    before, after = ctx.grads_before, ctx.grads_after
-    params = list(getattr(ctx.layer, "params", None) or [])
+    spec = ctx.spec
+    before, after = calling.untied(spec, ctx.grads_before), calling.untied(spec, ctx.grads_after)
+    params = calling.untied(spec, getattr(ctx.layer, "params", None) or [])
     problems = []
     for i, arg in enumerate(ctx.spec.params):
         if i >= len(before) or i >= len(after) or i >= len(params):
@@ -103,17 +104,35 @@ def check_grads_in_place(ctx: Context) -> list[Finding]:
         if not isinstance(after[i], np.ndarray) or after[i].shape != np.shape(p):
             problems.append(f"grads[{i}] has shape {np.shape(after[i])}; params[{i}] has {np.shape(p)}")
     if ctx.spec.kind == "model":
-        problems += _model_aliasing(ctx.layer)
+        problems += _model_aliasing(spec, ctx.layer)
+    listed_twice = calling.lists_tied(spec, ctx.grads_after)
+    if listed_twice and any(ctx.grads_before[p] is not ctx.grads_after[p] for p, _ in spec.tied):
+        problems.append("a tied weight's grads entry was replaced by a new array; write into it with g[...] = ...")
+    # Weight tying is said in the report, whatever the result.
+    tied = [
+        Finding(
+            "tied",
+            "pass",
+            f"{name} is tied: params[{pos}] is {name}.T; its gradient is checked as grads[{pos}].T plus its other "
+            "entry, the sum the book's optimizer takes"
+            if listed_twice
+            else f"{name} is tied and listed once in params: its grads entry must be the sum of both uses",
+        )
+        for pos, name in spec.tied
+    ]
     if problems:
-        return [Finding("grads-in-place", "fail", "; ".join(problems))]
-    return [Finding("grads-in-place", "pass", "grads written in place")]
+        return [Finding("grads-in-place", "fail", "; ".join(problems)), *tied]
+    return [Finding("grads-in-place", "pass", "grads written in place"), *tied]
 
 
-def _model_aliasing(model) -> list[str]:
-    """A model's params/grads must be its layers' very arrays (the optimizer updates them)."""
+def _model_aliasing(spec, model) -> list[str]:
+    """A model's params/grads must be its layers' very arrays (the optimizer updates
+    them); a tied weight may be listed once (the layers hold it twice)."""
     layers = list(getattr(model, "layers", [])) + [getattr(model, "loss_layer", None)]
     owned_p = [id(p) for lay in layers if lay is not None for p in getattr(lay, "params", [])]
     owned_g = [id(g) for lay in layers if lay is not None for g in getattr(lay, "grads", [])]
+    if spec.tied and not calling.lists_tied(spec, getattr(model, "params", [])):
+        owned_p, owned_g = calling.untied(spec, owned_p), calling.untied(spec, owned_g)
     problems = []
     if layers[:-1] and [id(p) for p in model.params] != owned_p:
         problems.append("model.params are not its layers' params arrays (in order)")

@@ -14,6 +14,8 @@ from .compare import Entry
 from .findings import SEVERITY, Finding, describe, worst
 
 OUTPUT_LINES = 50  # of a failing layer's captured output, shown in the report
+# Checks whose message is shown even when they pass: they say how the layer was checked.
+INFORMATIVE = frozenset({"tied"})
 
 
 @dataclass
@@ -228,7 +230,8 @@ class Report:
                 out.append(f"  {'check':<16} {'status':<5} {'err/tol':>9}  note")
             for c in r.checks.values():
                 ratio = "" if c.ratio is None else f"{c.ratio:9.3g}"
-                out.append(f"  {c.check:<16} {c.status:<5} {ratio:>9}  " + (c.message if c.status != "pass" else ""))
+                noted = c.status != "pass" or c.check in INFORMATIVE
+                out.append(f"  {c.check:<16} {c.status:<5} {ratio:>9}  " + (c.message if noted else ""))
         for r in self.layers:
             if not r.failures:
                 continue

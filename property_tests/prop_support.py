@@ -43,8 +43,9 @@ def build(spec: Spec, ex: Example, *, stateful: bool = True):
     is built from (V, D, H) in the example's dtype and its params overwritten."""
     params = [ex.values[a.name].copy() for a in spec.params]
     if spec.kind == "model":
-        model = getattr(rnnref, spec.name)(ex.dims["V"], ex.dims["D"], ex.dims["H"], dtype=ex.dtype)
-        for p, v in zip(model.params, params, strict=True):
+        model = getattr(rnnref, spec.name)(ex.dims["V"], ex.dims.get("D", ex.dims["H"]), ex.dims["H"], dtype=ex.dtype)
+        tied = {pos for pos, _ in spec.tied}  # a view of another param: written through it
+        for p, v in zip([p for i, p in enumerate(model.params) if i not in tied], params, strict=True):
             p[...] = v
         return model
     cls = getattr(rnnref, spec.name)

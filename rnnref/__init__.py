@@ -2,20 +2,32 @@
 "Deep Learning from Scratch 2", every backward checked by `gradcheck`."""
 
 from .functions import log_softmax, sigmoid, softmax
-from .layers import GRU, LSTM, RNN, Affine, Embedding
-from .models import Rnnlm, SimpleRnnlm
-from .time_layers import TimeAffine, TimeBiLSTM, TimeEmbedding, TimeGRU, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
+from .layers import GRU, LSTM, RNN, Affine, Dropout, Embedding
+from .models import BetterRnnlm, Rnnlm, SimpleRnnlm
+from .time_layers import (
+    TimeAffine,
+    TimeBiLSTM,
+    TimeDropout,
+    TimeEmbedding,
+    TimeGRU,
+    TimeLSTM,
+    TimeRNN,
+    TimeSoftmaxWithLoss,
+)
 
 __all__ = [
     "GRU",
     "LSTM",
     "RNN",
     "Affine",
+    "BetterRnnlm",
+    "Dropout",
     "Embedding",
     "Rnnlm",
     "SimpleRnnlm",
     "TimeAffine",
     "TimeBiLSTM",
+    "TimeDropout",
     "TimeEmbedding",
     "TimeGRU",
     "TimeLSTM",

@@ -15,7 +15,7 @@ import numpy as np
 from ._validate import float_array, int_array, same_dtype
 from .functions import sigmoid
 
-__all__ = ["GRU", "LSTM", "RNN", "Affine", "Embedding"]
+__all__ = ["GRU", "LSTM", "RNN", "Affine", "Dropout", "Embedding"]
 
 
 class RNN:
@@ -229,6 +229,44 @@ class GRU(_Gated):
         self.grads[2][...] = dA.sum(axis=0)
         dh_prev = dh_next * (1 - z) + d_rh * r + dA[:, : 2 * H] @ Wh[:, : 2 * H].T
         return dA @ Wx.T, dh_prev
+
+
+def _dropout_ratio(dropout_ratio: float) -> float:
+    if isinstance(dropout_ratio, bool) or not isinstance(dropout_ratio, (int, float)) or not 0 <= dropout_ratio < 1:
+        raise ValueError(f"dropout_ratio must be a number in [0, 1); got {dropout_ratio!r}")
+    return float(dropout_ratio)
+
+
+class Dropout:
+    """Dropout as the book's `common/layers.py` has it (not inverted).
+
+    forward(x, train_flg=True): in training, x * mask with mask[i] = 1 with
+    probability 1 - dropout_ratio, else 0, drawn from NumPy's global generator
+    (np.random.rand, as the book does, so that seeding it fixes the mask); in
+    evaluation, x * (1 - dropout_ratio), the training output's expectation.
+    backward(dout) -> dout times the derivative of the last forward: the mask, or
+    1 - dropout_ratio after an evaluation forward. No params.
+    """
+
+    def __init__(self, dropout_ratio: float = 0.5) -> None:
+        self.dropout_ratio = _dropout_ratio(dropout_ratio)
+        self.params: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []
+        self.mask: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, train_flg: bool = True) -> np.ndarray:
+        x = float_array("x", x, [None] * np.ndim(x))
+        if train_flg:
+            # The global generator on purpose: the book's protocol, so np.random.seed fixes the mask.
+            self.mask = (np.random.rand(*x.shape) > self.dropout_ratio).astype(x.dtype)  # noqa: NPY002
+        else:
+            self.mask = np.full(x.shape, 1 - self.dropout_ratio, dtype=x.dtype)
+        return x * self.mask
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self.mask is None:
+            raise RuntimeError("Dropout.backward called before forward")
+        return float_array("dout", dout, self.mask.shape) * self.mask
 
 
 class Affine:

@@ -7,9 +7,9 @@ from typing import Any, cast
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
+from .time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
 
-__all__ = ["Rnnlm", "SimpleRnnlm"]
+__all__ = ["BetterRnnlm", "Rnnlm", "SimpleRnnlm"]
 
 
 class SimpleRnnlm:
@@ -171,3 +171,64 @@ class Rnnlm(_LanguageModel):
         self.loss_layer = TimeSoftmaxWithLoss()
         self.stateful_layers = [self.lstm_layer]
         self._collect()
+
+
+class BetterRnnlm(_LanguageModel):
+    """Two stateful TimeLSTMs with TimeDropout before, between and after them, and
+    weight tying: the affine layer's weight is the embedding's transpose, a view
+    of the same array (ch06, after Zaremba et al. and Press & Wolf).
+
+    BetterRnnlm(vocab_size V=10000, wordvec_size D=650, hidden_size H=650,
+    dropout_ratio=0.5); tying needs D == H. params/grads: [embed_W (V, H),
+    Wx1, Wh1, b1, Wx2, Wh2, b2 (H, 4H), (H, 4H), (4H,), embed_W.T (H, V), affine_b
+    (V,)]: the tied weight appears twice in params, as the book's does, and its
+    gradient is the sum of grads[0] and grads[7].T (the book's optimizer sums
+    duplicates). forward(xs, ts, train_flg=True): dropout only when training (the
+    masks come from np.random, as the book's); predict(xs, train_flg=False).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int = 10000,
+        wordvec_size: int = 650,
+        hidden_size: int = 650,
+        dropout_ratio: float = 0.5,
+        *,
+        dtype: DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        sizes = {"vocab_size": vocab_size, "wordvec_size": wordvec_size, "hidden_size": hidden_size}
+        (V, D, H), dtype, rng = self._setup(sizes, dtype, seed, rng)
+        if D != H:
+            raise ValueError(f"weight tying needs wordvec_size == hidden_size; got {D} and {H}")
+        rn = rng.standard_normal
+        embed_W = (rn((V, D)) / 100).astype(dtype)
+
+        def lstm(fan_in: int) -> TimeLSTM:
+            Wx = (rn((fan_in, 4 * H)) / np.sqrt(fan_in)).astype(dtype)
+            Wh = (rn((H, 4 * H)) / np.sqrt(H)).astype(dtype)
+            return TimeLSTM(Wx, Wh, np.zeros(4 * H, dtype=dtype), stateful=True)
+
+        self.drop_layers = [TimeDropout(dropout_ratio) for _ in range(3)]
+        self.lstm_layers = [lstm(D), lstm(H)]
+        self.layers = [
+            TimeEmbedding(embed_W),
+            self.drop_layers[0],
+            self.lstm_layers[0],
+            self.drop_layers[1],
+            self.lstm_layers[1],
+            self.drop_layers[2],
+            TimeAffine(embed_W.T, np.zeros(V, dtype=dtype)),  # weight tying: a view, not a copy
+        ]
+        self.loss_layer = TimeSoftmaxWithLoss()
+        self.stateful_layers = list(self.lstm_layers)
+        self._collect()
+
+    def predict(self, xs: np.ndarray, train_flg: bool = False) -> np.ndarray:
+        for layer in self.drop_layers:
+            layer.train_flg = train_flg
+        return super().predict(xs)
+
+    def forward(self, xs: np.ndarray, ts: np.ndarray, train_flg: bool = True) -> np.ndarray:
+        return self.loss_layer.forward(self.predict(xs, train_flg), ts)

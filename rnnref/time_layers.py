@@ -13,7 +13,7 @@ import numpy as np
 
 from ._validate import float_array, int_array
 from .functions import log_softmax
-from .layers import GRU, LSTM, RNN, Affine, Embedding, _Gated, check_token_range
+from .layers import GRU, LSTM, RNN, Affine, Embedding, _dropout_ratio, _Gated, check_token_range
 
 __all__ = [
     "RNN",
@@ -25,6 +25,7 @@ __all__ = [
     "GRU",
     "TimeGRU",
     "TimeBiLSTM",
+    "TimeDropout",
     "TimeAffine",
     "TimeEmbedding",
     "TimeSoftmaxWithLoss",
@@ -250,6 +251,38 @@ class TimeBiLSTM:
         dxs = self.forward_lstm.backward(dhs[:, :, :H])
         # The backward LSTM saw time reversed: its gradient is reversed back.
         return dxs + self.backward_lstm.backward(dhs[:, ::-1, H:])[:, ::-1]
+
+
+class TimeDropout:
+    """Inverted dropout over (N, T, D), as the book's `common/time_layers.py`.
+
+    `train_flg` (attribute, default True): in training forward(xs) = xs * mask with
+    mask[i] = 1 / (1 - dropout_ratio) with probability 1 - dropout_ratio, else 0,
+    drawn from NumPy's global generator (np.random.rand, as the book does); in
+    evaluation (train_flg = False) the identity. backward(dout) -> dout * mask (the
+    last forward's; 1 after an evaluation forward). No params.
+    """
+
+    def __init__(self, dropout_ratio: float = 0.5) -> None:
+        self.dropout_ratio = _dropout_ratio(dropout_ratio)
+        self.params: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []
+        self.mask: np.ndarray | None = None
+        self.train_flg = True
+
+    def forward(self, xs: np.ndarray) -> np.ndarray:
+        xs = float_array("xs", xs, ("N", "T", "D"))
+        if self.train_flg:
+            kept = np.random.rand(*xs.shape) > self.dropout_ratio  # noqa: NPY002 (the book's generator: seeding fixes it)
+            self.mask = kept.astype(xs.dtype) / xs.dtype.type(1 - self.dropout_ratio)
+        else:
+            self.mask = np.ones_like(xs)
+        return xs * self.mask
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self.mask is None:
+            raise RuntimeError("TimeDropout.backward called before forward")
+        return float_array("dout", dout, self.mask.shape) * self.mask
 
 
 class TimeEmbedding:

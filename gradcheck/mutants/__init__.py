@@ -3,8 +3,10 @@
 A mutant is rnnref with one bug: a class of rnnref whose method carries ONE small
 edit of rnnref's own source, marked `# BUG:` on the edited line. The edits are
 declared with `edit(...)` in one module a family, each a list `MUTANTS`:
-`recurrent.py` (RNN, TimeRNN), `basic.py` (Affine, Embedding, TimeAffine,
-TimeEmbedding), `losses.py` (TimeSoftmaxWithLoss), `models.py` (SimpleRnnlm).
+`recurrent.py` (RNN, TimeRNN, LSTM, GRU, their Time forms, TimeBiLSTM), `basic.py`
+(Affine, Embedding, TimeAffine, TimeEmbedding), `dropout.py` (Dropout,
+TimeDropout), `losses.py` (TimeSoftmaxWithLoss), `models.py` (SimpleRnnlm, Rnnlm,
+BetterRnnlm).
 A few bugs are not an edit of one method (a class redefined under the book's
 name, a misspelled `__init__`); they stay small hand-written classes in their
 family module, passed as `Mutant(..., written=cls)`.
@@ -49,7 +51,7 @@ import numpy as np
 
 import rnnref
 
-__all__ = ["CATALOGUE", "Mutant", "MutantEditError", "Rnnlm64", "SimpleRnnlm64", "edit", "reference"]
+__all__ = ["BetterRnnlm64", "CATALOGUE", "Mutant", "MutantEditError", "Rnnlm64", "SimpleRnnlm64", "edit", "reference"]
 
 
 class SimpleRnnlm64(rnnref.SimpleRnnlm):
@@ -59,6 +61,14 @@ class SimpleRnnlm64(rnnref.SimpleRnnlm):
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, **kw) -> None:
         kw.setdefault("dtype", np.float64)
         super().__init__(vocab_size, wordvec_size, hidden_size, **kw)
+
+
+class BetterRnnlm64(rnnref.BetterRnnlm):
+    """rnnref.BetterRnnlm built in float64 by default, like SimpleRnnlm64."""
+
+    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, *args, **kw) -> None:
+        kw.setdefault("dtype", np.float64)
+        super().__init__(vocab_size, wordvec_size, hidden_size, *args, **kw)
 
 
 class Rnnlm64(rnnref.Rnnlm):
@@ -86,6 +96,9 @@ def reference() -> dict[str, type]:
         "TimeGRU": rnnref.TimeGRU,
         "TimeBiLSTM": rnnref.TimeBiLSTM,
         "Rnnlm": Rnnlm64,
+        "Dropout": rnnref.Dropout,
+        "TimeDropout": rnnref.TimeDropout,
+        "BetterRnnlm": BetterRnnlm64,
     }
 
 
@@ -291,7 +304,7 @@ def _apply(m: Mutant, definer: type, src: str, change: Change) -> str:
     return src[:start] + new + src[end:]
 
 
-from . import basic, losses, models, recurrent  # noqa: E402 (they import edit and Mutant from here)
+from . import basic, dropout, losses, models, recurrent  # noqa: E402 (they import edit and Mutant from here)
 
 # The order of the catalogue before it was split into families, so `gradcheck
 # selftest` tables compare line by line; a mutant not listed here comes after, in
@@ -319,7 +332,7 @@ time-rnn-weight-grads-never-written time-rnn-dh-other-name rnn-redefined-without
 time-affine-init-misspelled
 """.split()
 
-_ALL = [*recurrent.MUTANTS, *basic.MUTANTS, *losses.MUTANTS, *models.MUTANTS]
+_ALL = [*recurrent.MUTANTS, *basic.MUTANTS, *dropout.MUTANTS, *losses.MUTANTS, *models.MUTANTS]
 CATALOGUE: tuple[Mutant, ...] = tuple(
     sorted(_ALL, key=lambda m: _ORDER.index(m.name) if m.name in _ORDER else len(_ORDER) + _ALL.index(m))
 )

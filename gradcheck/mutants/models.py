@@ -71,3 +71,20 @@ MUTANTS += [
         description="reset_state clears the LSTM's h but not its c",
     ),
 ]
+
+MUTANTS += [
+    edit(
+        "BetterRnnlm", "__init__",
+        old="TimeAffine(embed_W.T, np.zeros(V, dtype=dtype)),",
+        new="TimeAffine(embed_W.T.copy(), np.zeros(V, dtype=dtype)),  # BUG: a copy: the weights are not tied",
+        name="better-rnnlm-not-tied", family="tied weights", layers=("BetterRnnlm",),
+        description="the affine layer gets a copy of embed_W.T, so the two weights train apart",
+    ),
+    edit(
+        "BetterRnnlm", "__init__",
+        old="self._collect()",
+        new="self._collect()\ndel self.params[7], self.grads[7]  # BUG: tied weight listed once, its affine gradient dropped",
+        name="better-rnnlm-tied-gradients-not-summed", family="tied weights", layers=("BetterRnnlm",),
+        description="params lists embed_W once but grads keeps only the embedding's part of its gradient",
+    ),
+]

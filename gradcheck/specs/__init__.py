@@ -6,6 +6,7 @@ spec holds); adding a layer is one entry in its family's module:
 
   recurrent.py  RNN cells and their Time forms
   basic.py      affine maps and embeddings
+  dropout.py    dropout (evaluation mode; training is checked with the randomness fixed)
   losses.py     losses
   models.py     language models
 
@@ -15,10 +16,10 @@ built on it, layers before losses before models (the order of reports).
 
 from __future__ import annotations
 
-from . import basic, losses, models, recurrent
+from . import basic, dropout, losses, models, recurrent
 from .base import IGNORE_LABEL, Arg, ArgKind, Spec, axis_parts, extent, shape_of
 
-FAMILIES = (recurrent, basic, losses, models)
+FAMILIES = (recurrent, basic, dropout, losses, models)
 
 
 def _order(spec: Spec) -> int:

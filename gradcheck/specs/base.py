@@ -85,6 +85,12 @@ class Spec:
     pads_time: the oracle may pad T with steps after the real ones (see oracle.py);
       False for a function that also reads the sequence from its end (TimeBiLSTM),
       where padded steps would come first.
+    train_flag: a layer that draws randomness when training (dropout): how it is
+      told, "argument" (forward(..., train_flg=...)) or "attribute" (layer.train_flg);
+      fn is then its evaluation-mode meaning (see gradcheck/stochastic.py).
+    tied: weight tying: (position in the layer's params list, name of the param it is
+      the transpose of, the same memory). Such an entry is not in `params`; the
+      gradient of the param is the sum of its two entries in grads.
     """
 
     name: str
@@ -100,6 +106,8 @@ class Spec:
     outputs: tuple[str, ...] = ()
     cell: str | None = None
     pads_time: bool = True
+    train_flag: Literal["argument", "attribute"] | None = None
+    tied: tuple[tuple[int, str], ...] = ()
     letters: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from .base import IGNORE_LABEL, Arg, Spec
 from .basic import affine, embedding
 from .losses import softmax_cross_entropy
-from .recurrent import LSTM_PARAMS, RNN_PARAMS, time_lstm, time_lstm_final, time_rnn, time_rnn_final
+from .recurrent import LSTM_PARAMS, RNN_PARAMS, gates, time_lstm, time_lstm_final, time_rnn, time_rnn_final
 
 
 def simple_rnnlm(embed_W, Wx, Wh, b, affine_W, affine_b, xs, ts, h0):
@@ -28,6 +28,20 @@ def rnnlm(embed_W, Wx, Wh, b, affine_W, affine_b, xs, ts, h0, c0):
 
 def rnnlm_final(embed_W, Wx, Wh, b, affine_W, affine_b, xs, ts, h0, c0):
     return time_lstm_final(Wx, Wh, b, embedding(embed_W, xs), h0, c0)
+
+
+def better_rnnlm(embed_W, Wx1, Wh1, b1, Wx2, Wh2, b2, affine_b, xs, ts, h0, c0, h1, c1):
+    """In evaluation (dropout off): embedding -> LSTM from (h0, c0) -> LSTM from
+    (h1, c1) -> affine with the embedding's transpose (weight tying) -> loss."""
+    hs = time_lstm(Wx1, Wh1, b1, embedding(embed_W, xs), h0, c0)
+    hs = time_lstm(Wx2, Wh2, b2, hs, h1, c1)
+    return softmax_cross_entropy(affine(embed_W.T, affine_b, hs), ts)
+
+
+def better_rnnlm_final(embed_W, Wx1, Wh1, b1, Wx2, Wh2, b2, affine_b, xs, ts, h0, c0, h1, c1):
+    hs = time_lstm(Wx1, Wh1, b1, embedding(embed_W, xs), h0, c0)
+    first = time_lstm_final(Wx1, Wh1, b1, embedding(embed_W, xs), h0, c0)
+    return (*first, *time_lstm_final(Wx2, Wh2, b2, hs, h1, c1))
 
 
 def _lm_params(recurrent):
@@ -65,5 +79,24 @@ SPECS = (
         state=Arg("h0", ("N", "H"), "state"),
         carry=(Arg("c0", ("N", "H"), "state"),),
         final=rnnlm_final,
+    ),
+    Spec(
+        "BetterRnnlm",
+        # Tying needs wordvec_size == hidden_size: the embedding is (V, H).
+        params=(
+            Arg("embed_W", ("V", "H"), "table"),
+            *gates(4, "1", fan_in="H"),
+            *gates(4, "2", fan_in="H"),
+            Arg("affine_b", ("V",), "bias", pad=-jnp.inf),
+        ),
+        inputs=_TOKENS_LABELS,
+        output_axes=(),
+        fn=better_rnnlm,
+        kind="model",
+        state=Arg("h0", ("N", "H"), "state"),
+        carry=(Arg("c0", ("N", "H"), "state"), Arg("h1", ("N", "H"), "state"), Arg("c1", ("N", "H"), "state")),
+        final=better_rnnlm_final,
+        train_flag="argument",
+        tied=((7, "embed_W"),),  # params[7] is the affine layer's W: embed_W.T
     ),
 )

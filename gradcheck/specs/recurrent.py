@@ -116,19 +116,20 @@ def time_bilstm(Wx1, Wh1, b1, Wx2, Wh2, b2, xs):
     return jnp.concatenate([forward, backward], axis=-1)
 
 
-def _gates(count: int, suffix: str = "") -> tuple[Arg, Arg, Arg]:
-    """Wx (D, kH), Wh (H, kH), b (kH,): the weights of k blocks side by side."""
+def gates(count: int, suffix: str = "", fan_in: str = "D") -> tuple[Arg, Arg, Arg]:
+    """Wx (D, kH), Wh (H, kH), b (kH,): the weights of k blocks side by side (Wx
+    (H, kH) with fan_in="H": a second layer's, or an embedding tied to the output)."""
     k = f"{count}H" if count > 1 else "H"
     return (
-        Arg(f"Wx{suffix}", ("D", k), "weight"),
+        Arg(f"Wx{suffix}", (fan_in, k), "weight"),
         Arg(f"Wh{suffix}", ("H", k), "weight"),
         Arg(f"b{suffix}", (k,), "bias"),
     )
 
 
-RNN_PARAMS = _gates(1)
-LSTM_PARAMS = _gates(4)
-GRU_PARAMS = _gates(3)
+RNN_PARAMS = gates(1)
+LSTM_PARAMS = gates(4)
+GRU_PARAMS = gates(3)
 
 SPECS = (
     Spec(
@@ -192,7 +193,7 @@ SPECS = (
     ),
     Spec(
         "TimeBiLSTM",
-        params=(*_gates(4, "1"), *_gates(4, "2")),
+        params=(*gates(4, "1"), *gates(4, "2")),
         inputs=(Arg("xs", ("N", "T", "D"), "float"),),
         output_axes=("N", "T", "2H"),
         fn=time_bilstm,
