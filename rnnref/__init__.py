@@ -1,20 +1,37 @@
 """rnnref: a NumPy reference for the RNN language-model layers of
 "Deep Learning from Scratch 2", every backward checked by `gradcheck`."""
 
-from .functions import log_softmax, sigmoid, softmax
-from .layers import RNN, Affine, Embedding
+from .functions import log_sigmoid, log_softmax, sigmoid, softmax
+from .layers import RNN, Affine, Embedding, MatMul, Sigmoid, SigmoidWithLoss, Softmax, SoftmaxWithLoss
 from .models import SimpleRnnlm
-from .time_layers import TimeAffine, TimeEmbedding, TimeRNN, TimeSoftmaxWithLoss
+from .time_layers import (
+    Simple_TimeAffine,
+    Simple_TimeSoftmaxWithLoss,
+    TimeAffine,
+    TimeEmbedding,
+    TimeRNN,
+    TimeSigmoidWithLoss,
+    TimeSoftmaxWithLoss,
+)
 
 __all__ = [
     "RNN",
     "Affine",
     "Embedding",
+    "MatMul",
+    "Sigmoid",
+    "SigmoidWithLoss",
+    "Simple_TimeAffine",
+    "Simple_TimeSoftmaxWithLoss",
+    "Softmax",
+    "SoftmaxWithLoss",
     "SimpleRnnlm",
     "TimeAffine",
     "TimeEmbedding",
     "TimeRNN",
+    "TimeSigmoidWithLoss",
     "TimeSoftmaxWithLoss",
+    "log_sigmoid",
     "log_softmax",
     "sigmoid",
     "softmax",
