@@ -57,6 +57,14 @@ def reference() -> dict[str, type]:
         "TimeEmbedding": rnnref.TimeEmbedding,
         "TimeAffine": rnnref.TimeAffine,
         "TimeSoftmaxWithLoss": rnnref.TimeSoftmaxWithLoss,
+        "MatMul": rnnref.MatMul,
+        "Softmax": rnnref.Softmax,
+        "Sigmoid": rnnref.Sigmoid,
+        "Simple_TimeAffine": rnnref.Simple_TimeAffine,
+        "SoftmaxWithLoss": rnnref.SoftmaxWithLoss,
+        "Simple_TimeSoftmaxWithLoss": rnnref.Simple_TimeSoftmaxWithLoss,
+        "SigmoidWithLoss": rnnref.SigmoidWithLoss,
+        "TimeSigmoidWithLoss": rnnref.TimeSigmoidWithLoss,
         "SimpleRnnlm": SimpleRnnlm64,
     }
 

@@ -56,7 +56,7 @@ def inputs_of(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None =
     out = []
     for a in spec.inputs:
         v = np.array(values[a.name], copy=True)
-        if a.kind == "labels" and ex.onehot:
+        if a.onehot_ok and ex.onehot:
             v = onehot(v, ex.dims["V"])
         out.append(v)
     return out
