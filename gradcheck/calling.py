@@ -130,12 +130,33 @@ def forward(
         reset(layer)
     elif spec.state is not None and state is not None:
         method(layer, "set_state", state.copy() if copy_state else state)
-    return method(layer, "forward", *inputs)
+    return packed(spec, method(layer, "forward", *inputs))
+
+
+def packed(spec: Spec, out: Any) -> Any:
+    """A cell with several results (LSTM: h_next, c_next) returns a tuple; the checks
+    see them as the blocks of one array along the last axis, as the spec does."""
+    if not spec.outputs:
+        return out
+    names = ", ".join(spec.outputs)
+    if not isinstance(out, (tuple, list)) or len(out) != len(spec.outputs):
+        raise LayerError("forward", None, f"returned {type(out).__name__}; expected a tuple ({names})")
+    if not all(isinstance(o, np.ndarray) for o in out) or len({o.shape for o in out}) != 1:
+        got = ", ".join(getattr(o, "shape", type(o).__name__).__str__() for o in out)
+        raise LayerError("forward", None, f"returned ({got}); expected ({names}), arrays of one shape")
+    return np.concatenate(out, axis=-1)
+
+
+def unpacked(spec: Spec, dout: object) -> tuple:
+    """backward's arguments: the upstream gradient, split per result for a cell with several."""
+    if not spec.outputs or not isinstance(dout, np.ndarray):
+        return (dout,)
+    return tuple(np.split(dout, len(spec.outputs), axis=-1))
 
 
 def backward(spec: Spec, layer: Layer, dout: object) -> dict[str, object]:
     """Run backward; map what it returns, its grads, and `.dh` to spec arg names."""
-    ret = method(layer, "backward", dout)
+    ret = method(layer, "backward", *unpacked(spec, dout))
     grads: dict[str, object] = {}
     if len(spec.returns) == 1:
         grads[spec.returns[0]] = ret

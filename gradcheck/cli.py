@@ -191,7 +191,7 @@ def parser() -> argparse.ArgumentParser:
         "selftest",
         help="show that every bug of the catalogue is caught",
         epilog=EPILOG,
-        description="Apply every mutant of the bug catalogue (gradcheck/mutants.py) to rnnref, run the "
+        description="Apply every mutant of the bug catalogue (gradcheck/mutants/) to rnnref, run the "
         "same checks as `gradcheck check`, and show which check caught each one. Also runs the "
         "unmodified reference: any alarm there is a false alarm. Exit 1 on any miss or false alarm.",
     )

@@ -15,6 +15,7 @@ from typing import Literal, cast
 import numpy as np
 
 from .specs import IGNORE_LABEL, Arg, Spec
+from .specs.base import shape_of as axes_shape
 
 MaskPattern = Literal["none", "random", "all_but_one", "all"]
 # A stateful plan: ("forward", k) runs the next k time steps, ("reset",) calls
@@ -67,7 +68,7 @@ def _step(s: PlanStep) -> str:
 
 
 def shape_of(arg: Arg, dims: Mapping[str, int]) -> tuple[int, ...]:
-    return tuple(dims[a] for a in arg.axes)
+    return axes_shape(arg.axes, dims)
 
 
 def make_example(
@@ -110,8 +111,10 @@ def make_example(
             values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
             if onehot and (values[arg.name] == IGNORE_LABEL).any():
                 raise ValueError("one-hot labels cannot mark ignored positions; pass labels without ignore_label")
-        elif arg is spec.state and spec.kind == "model":
-            values[arg.name] = np.zeros(shape, dtype=dtype)  # a model starts from zeros after reset_state()
+        elif (arg is spec.state and spec.kind == "model") or arg in spec.carry:
+            # A model starts from zeros after reset_state(); a carry (TimeLSTM's c) from
+            # zeros after set_state(h) with no c. Stateful chunks set random ones.
+            values[arg.name] = np.zeros(shape, dtype=dtype)
         else:
             values[arg.name] = float_values(arg, shape, rng).astype(dtype)
     if extreme and spec.kind == "loss":
@@ -122,7 +125,7 @@ def make_example(
     if spec.kind in ("loss", "model"):
         dout: np.ndarray | float = loss_cotangent(rng)
     else:
-        dout = rng.uniform(-1, 1, size=tuple(dims[a] for a in spec.output_axes)).astype(dtype)
+        dout = rng.uniform(-1, 1, size=axes_shape(spec.output_axes, dims)).astype(dtype)
     if plan is None:
         plan = default_plan(dims.get("T", 1), rng) if spec.state is not None else []
     return Example(spec.name, dims, values, dout, seed, dtype, onehot=onehot, plan=list(plan))

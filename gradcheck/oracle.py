@@ -23,6 +23,7 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 from .specs import Spec  # noqa: E402  (x64 must be on before any JAX array exists)
+from .specs.base import axis_parts, shape_of  # noqa: E402
 
 # Dims above this are not padded: a model at PTB size compiles once at its own
 # shape rather than computing up to 2x its work per dim (T=35 -> 64) in padding.
@@ -63,7 +64,7 @@ class Oracle:
         dims: the example's extents by letter. bucket: extents to pad to (default:
         `default_bucket(dims)`)."""
         _float64_on()
-        bucket = _bucket_for(dims, bucket)
+        bucket = _bucket_for(dims, bucket, spec)
         args = self._args("vjp", spec, values, dims, bucket)
         dout_p = _pad(np.asarray(dout, dtype=np.float64), spec.output_axes, dims, bucket, 0.0, True)
         out, grads = self._function(spec)(args, dout_p)
@@ -84,12 +85,31 @@ class Oracle:
         """The spec's output alone: `self(spec, values, dout, dims, bucket).out`
         without the vjp. Same arguments and padding as `__call__`; its own compile."""
         _float64_on()
-        bucket = _bucket_for(dims, bucket)
+        bucket = _bucket_for(dims, bucket, spec)
         args = self._args("forward", spec, values, dims, bucket)
         fn = self._compiled.get(("forward", spec.name))
         if fn is None:
             fn = self._compiled["forward", spec.name] = jax.jit(spec.fn)
         return _unpad(np.asarray(fn(*args)), spec.output_axes, dims)
+
+    def final(
+        self,
+        spec: Spec,
+        values: Mapping[str, np.ndarray],
+        dims: Mapping[str, int],
+        bucket: Mapping[str, int] | None = None,
+    ) -> tuple[np.ndarray, ...]:
+        """The state a stateful spec carries on after the sequence: `spec.final`,
+        (state, *carry). Padded like the others except in time: padded steps come
+        after the real ones and would move the state on."""
+        _float64_on()
+        assert spec.final is not None, f"{spec.name} has no state"
+        bucket = {**_bucket_for(dims, bucket, spec), **({"T": dims["T"]} if "T" in dims else {})}
+        args = self._args("final", spec, values, dims, bucket)
+        fn = self._compiled.get(("final", spec.name))
+        if fn is None:
+            fn = self._compiled["final", spec.name] = jax.jit(spec.final)
+        return tuple(_unpad(np.asarray(s), a.axes, dims) for s, a in zip(fn(*args), spec.states, strict=True))
 
     def _args(
         self, program: str, spec: Spec, values: Mapping[str, np.ndarray], dims: Mapping[str, int], bucket: dict
@@ -120,12 +140,14 @@ class Oracle:
         return fn
 
 
-def _bucket_for(dims: Mapping[str, int], bucket: Mapping[str, int] | None) -> dict[str, int]:
+def _bucket_for(dims: Mapping[str, int], bucket: Mapping[str, int] | None, spec: Spec) -> dict[str, int]:
     """The bucket to pad to: the given one (default `default_bucket(dims)`), grown
-    on any axis where the example is larger."""
+    on any axis where the example is larger; T unpadded where the spec says so."""
     out = dict(bucket or default_bucket(dims))
     for letter, n in dims.items():
         out[letter] = max(out.get(letter, n), n)
+    if not spec.pads_time and "T" in dims:
+        out["T"] = dims["T"]
     return out
 
 
@@ -150,15 +172,32 @@ def _pad(
     fill: float,
     is_float: bool,
 ) -> np.ndarray:
+    """`arr` padded to the bucket with `fill`. A block axis ("4H": an LSTM's gates
+    side by side) is padded block by block, so that each gate keeps its columns."""
     if is_float:
         arr = arr.astype(np.float64)
-    target = tuple(bucket[a] for a in axes)
+    target = shape_of(axes, bucket)
     if arr.shape == target:
         return arr
-    out = np.full(target, fill, dtype=arr.dtype)
-    out[tuple(slice(0, dims[a]) for a in axes)] = arr
-    return out
+    blocks, sizes, padded = _blocked(axes, dims), _blocked(axes, bucket), np.full(target, fill, dtype=arr.dtype)
+    padded.reshape(sizes)[tuple(slice(0, n) for n in blocks)] = arr.reshape(blocks)
+    return padded
 
 
 def _unpad(arr: np.ndarray, axes: Sequence[str], dims: Mapping[str, int]) -> np.ndarray:
-    return arr[tuple(slice(0, dims[a]) for a in axes)]
+    """The real part of a padded result (block by block on a block axis)."""
+    if not any(axis_parts(a)[0] > 1 for a in axes):
+        return arr[tuple(slice(0, dims[a]) for a in axes)]
+    counts = [axis_parts(a)[0] for a in axes]
+    bucket = {axis_parts(a)[1]: n // c for a, n, c in zip(axes, arr.shape, counts, strict=True)}
+    blocks = _blocked(axes, dims)
+    return arr.reshape(_blocked(axes, bucket))[tuple(slice(0, n) for n in blocks)].reshape(shape_of(axes, dims))
+
+
+def _blocked(axes: Sequence[str], dims: Mapping[str, int]) -> tuple[int, ...]:
+    """The shape with every block axis split in two: ("D", "4H") -> (D, 4, H)."""
+    out: list[int] = []
+    for a in axes:
+        count, letter = axis_parts(a)
+        out += [count, dims[letter]] if count > 1 else [dims[letter]]
+    return tuple(out)

@@ -16,13 +16,14 @@ from .checks import Context, differing, grad_name
 from .compare import compare
 from .examples import Example, make_example
 from .findings import Finding
+from .specs.base import shape_of
 
 
 def check_output(ctx: Context) -> list[Finding]:
     """Output shape, type, dtype and finiteness (dtype follows the parameters), and
     the `.dh` a stateful layer must leave after backward."""
     spec, ex = ctx.spec, ctx.ex
-    want = tuple(ex.dims[a] for a in spec.output_axes)
+    want = shape_of(spec.output_axes, ex.dims)
     out_dtype = ctx.out_dtype
     findings = []
     if ctx.out.shape != want:

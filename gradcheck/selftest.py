@@ -24,6 +24,8 @@ def selftest(args, options: RunOptions, say) -> int:
         if unknown:
             raise TargetError(f"--mutants: unknown mutant {', '.join(unknown)}")
         catalogue = [m for m in catalogue if m.name in wanted]
+    for m in catalogue:  # every edit applied before anything runs: a stale one stops here, naming itself
+        m.apply()
     enable_compile_cache()  # off with GRADCHECK_NO_COMPILE_CACHE / --no-compile-cache
     oracle = Oracle()
     started = time.perf_counter()

@@ -12,7 +12,7 @@ from .checks import Context, convention_of, differing, grad_name
 from .compare import compare
 from .examples import Example, make_example, shape_of
 from .findings import Finding, from_comparison, pair
-from .specs import IGNORE_LABEL, SPECS, Arg
+from .specs import IGNORE_LABEL, SPECS, Arg, axis_parts
 
 
 def check_cell(ctx: Context) -> list[Finding]:
@@ -32,19 +32,19 @@ def check_cell(ctx: Context) -> list[Finding]:
     ex = make_example(spec, dims, ctx.ex.seed, ctx.ex.dtype)
     if ctx.no_set_state:  # such a layer runs from zeros: the cell gets h_prev = 0
         ex.values[cast(Arg, spec.state).name] = np.zeros_like(ex.values[cast(Arg, spec.state).name])
-    time_args = [*spec.params, *spec.inputs, *((spec.state,) if spec.state else ())]
+    time_args = [*spec.params, *spec.inputs, *spec.states]
     cell_args = [*cell.params, *cell.inputs]
     at0 = {c.name: _step0(t, ex.values[t.name]) for t, c in zip(time_args, cell_args, strict=True)}
     # The cell's letters may name other dims (TimeAffine's H, V are Affine's D, H).
     letter = {
-        c_ax: t_ax
+        axis_parts(c_ax)[1]: axis_parts(t_ax)[1]
         for t, c in zip(time_args, cell_args, strict=True)
         for t_ax, c_ax in zip([a for a in t.axes if a != "T"], c.axes, strict=True)
     }
     cell_dims = {c_ax: dims[t_ax] for c_ax, t_ax in letter.items()}
     bucket = ctx.bucket or {}
     cell_bucket = {c_ax: bucket.get(t_ax, cell_dims[c_ax]) for c_ax, t_ax in letter.items()}
-    cell_ex = Example(cell.name, cell_dims, at0, _step0_out(spec, ex.dout), ex.seed, ex.dtype)
+    cell_ex = Example(cell.name, cell_dims, at0, _cell_dout(cell, _step0_out(spec, ex.dout)), ex.seed, ex.dtype)
     t_run = Context.run(_ctx_for(ctx, ex), calling.build(spec, ctx.factory, ex))
     t_grads = {
         c.name: None if t_run.grads.get(t.name) is None else _step0(t, t_run.grads[t.name])
@@ -55,7 +55,7 @@ def check_cell(ctx: Context) -> list[Finding]:
     note = ""
     if ctx.oracle is not None:
         r = ctx.oracle(cell, at0, cell_ex.dout, cell_dims, cell_bucket)
-        refs.append((f"the spec of {cell.name}", r.out, r.grads))
+        refs.append((f"the spec of {cell.name}", _first_output(cell, r.out), r.grads))
     if ctx.cell_factory is not None:
         try:
             c_layer = calling.build(cell, ctx.cell_factory, cell_ex)
@@ -69,6 +69,7 @@ def check_cell(ctx: Context) -> list[Finding]:
                 ]
             note = f"; the target's {cell.name} was not consulted: it cannot run ({err})"
         else:
+            c_out = _first_output(cell, c_out)
             broken = refs and _disagree(c_out, c_grads, refs[0][1], refs[0][2], ctx.prec.analytic)
             if broken:
                 note = f"; the target's {cell.name} was not consulted: it differs from its spec ({broken})"
@@ -105,6 +106,22 @@ def _step0(arg, v):
     """The t=0 slice of an array whose axes include T."""
     v = np.asarray(v)
     return v[(slice(None),) * arg.axes.index("T") + (0,)] if "T" in arg.axes else v
+
+
+def _first_output(cell, out: np.ndarray) -> np.ndarray:
+    """A Time layer outputs its cell's first result (an LSTM's h_next of h_next,
+    c_next): that block of the cell's output."""
+    if not cell.outputs:
+        return out
+    return out[..., : out.shape[-1] // len(cell.outputs)]
+
+
+def _cell_dout(cell, dout: np.ndarray) -> np.ndarray:
+    """The cell's upstream gradient at T=1: the Time layer's for the first result,
+    zero for the others (the state they carry goes nowhere after the last step)."""
+    if not cell.outputs:
+        return dout
+    return np.concatenate([dout, *(np.zeros_like(dout) for _ in cell.outputs[1:])], axis=-1)
 
 
 def _step0_out(spec, out):
@@ -146,20 +163,22 @@ def check_stateful(ctx: Context) -> list[Finding]:
     if can_reset:
         calling.method(layer, "reset_state")
     N, H = ex.dims["N"], ex.dims["H"]
-    h, pos, rng = np.zeros((N, H)), 0, np.random.default_rng(ex.seed + 3)
+    zeros = tuple(np.zeros(shape_of(a, ex.dims)) for a in spec.states)
+    states, pos, rng = zeros, 0, np.random.default_rng(ex.seed + 3)
     values = ctx.values
     findings = []
     for i, step in enumerate(ex.plan):
         if step[0] == "reset":
             if can_reset:  # without it the state carries on: so does h
                 calling.method(layer, "reset_state")
-                h = np.zeros((N, H))
+                states = zeros
             continue
         if step[0] == "set_state":
             if spec.kind == "model" or not can_set:
                 continue
-            h = rng.uniform(-0.9, 0.9, size=(N, H)).astype(ex.dtype)
-            calling.method(layer, "set_state", h.copy())
+            # h, and the carry too (TimeLSTM's set_state(h, c)), so that both are used
+            states = tuple(rng.uniform(-0.9, 0.9, size=(N, H)).astype(ex.dtype) for _ in spec.states)
+            calling.method(layer, "set_state", *(s.copy() for s in states))
             continue
         k = step[1]
         if k <= 0 or pos + k > ex.dims["T"]:
@@ -169,7 +188,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
         chunk = {
             a.name: (values[a.name][:, sl] if "T" in a.axes else values[a.name]) for a in (*spec.params, *spec.inputs)
         }
-        chunk[spec.state.name] = h
+        chunk.update((a.name, v) for a, v in zip(spec.states, states, strict=True))
         dims = {**ex.dims, "T": k}
         dout = ex.dout[:, sl] if isinstance(ex.dout, np.ndarray) else ex.dout
         inputs = [chunk[a.name].copy() for a in spec.inputs]
@@ -182,7 +201,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
         if "ts" in chunk and (chunk["ts"] == IGNORE_LABEL).all() and not np.isfinite(out).all():
             # 0/0 for a chunk whose labels are all ignored: the convention the mask
             # check names once; the state still carries on to the next chunk.
-            h = _final_state(spec, chunk, dims, ctx)
+            states = _final_state(spec, chunk, dims, ctx)
             continue
         ref = ctx.oracle(spec, chunk, dout, dims, ctx.bucket)
         label = f"chunk {i + 1} (t={sl.start}..{sl.stop - 1})"
@@ -209,7 +228,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
                 )
         if findings:
             break
-        h = _final_state(spec, chunk, dims, ctx, ref)
+        states = _final_state(spec, chunk, dims, ctx)
     if not can_set and spec.kind != "model":
         findings.append(
             Finding(
@@ -231,21 +250,11 @@ def _in_sequence(c, axes: tuple[str, ...], start: int):
     return c
 
 
-def _final_state(spec, chunk, dims, ctx: Context, ref=None) -> np.ndarray:
-    """The hidden state after a chunk, from the spec (TimeRNN's output at t=-1):
-    read from the chunk's own result when the layer is TimeRNN, else computed by
-    the forward-only program (no vjp)."""
+def _final_state(spec, chunk, dims, ctx: Context) -> tuple[np.ndarray, ...]:
+    """The state after a chunk, from the spec: (h, *carry) as `spec.final` says
+    (the forward-only program, no vjp)."""
     assert ctx.oracle is not None  # check_stateful, the only caller, returns early without one
-    rnn = SPECS["TimeRNN"]
-    if spec is rnn and ref is not None:
-        return ref.out[:, -1]
-    if spec.kind == "model":
-        xs = np.asarray(chunk["embed_W"])[chunk["xs"]]
-        vals = {"Wx": chunk["Wx"], "Wh": chunk["Wh"], "b": chunk["b"], "xs": xs, "h0": chunk["h0"]}
-    else:
-        vals = {a.name: chunk[a.name] for a in rnn.args}
-    d = {"N": dims["N"], "T": dims["T"], "D": dims["D"], "H": dims["H"]}
-    return ctx.oracle.forward(rnn, vals, d, ctx.bucket)[:, -1]
+    return ctx.oracle.final(spec, chunk, dims, ctx.bucket)
 
 
 def check_state_methods(ctx: Context) -> list[Finding]:

@@ -17,7 +17,7 @@ import rnnref
 from gradcheck.compare import PRECISIONS, compare
 from gradcheck.examples import Example
 from gradcheck.oracle import Oracle
-from gradcheck.specs import SPECS, Spec
+from gradcheck.specs import Spec
 from gradcheck.strategies import DEFAULT_BOUNDS
 
 # The upper bounds of the default strategies, which are also what `runner.run`
@@ -43,7 +43,7 @@ def build(spec: Spec, ex: Example, *, stateful: bool = True):
     is built from (V, D, H) in the example's dtype and its params overwritten."""
     params = [ex.values[a.name].copy() for a in spec.params]
     if spec.kind == "model":
-        model = rnnref.SimpleRnnlm(ex.dims["V"], ex.dims["D"], ex.dims["H"], dtype=ex.dtype)
+        model = getattr(rnnref, spec.name)(ex.dims["V"], ex.dims["D"], ex.dims["H"], dtype=ex.dtype)
         for p, v in zip(model.params, params, strict=True):
             p[...] = v
         return model
@@ -71,10 +71,15 @@ def forward_backward(spec: Spec, layer, ex: Example, values: Mapping[str, np.nda
     dout = ex.dout if dout is None else dout
     if spec.kind == "model":
         layer.reset_state()
-    elif spec.state is not None:
-        layer.set_state(np.array(values[spec.state.name], copy=True))
+    elif spec.state is not None:  # h, and TimeLSTM's c
+        layer.set_state(*(np.array(values[a.name], copy=True) for a in spec.states))
     out = layer.forward(*inputs_of(spec, ex, values))
-    ret = layer.backward(np.array(dout, copy=True) if isinstance(dout, np.ndarray) else dout)
+    dout = np.array(dout, copy=True) if isinstance(dout, np.ndarray) else dout
+    if spec.outputs:  # a cell with several results (LSTM: h_next, c_next) as the blocks of one array
+        out = np.concatenate(out, axis=-1)
+        ret = layer.backward(*np.split(dout, len(spec.outputs), axis=-1))
+    else:
+        ret = layer.backward(dout)
     grads: dict[str, np.ndarray] = {}
     if len(spec.returns) == 1:
         grads[spec.returns[0]] = ret
@@ -90,8 +95,9 @@ def forward_backward(spec: Spec, layer, ex: Example, values: Mapping[str, np.nda
 def reference(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None = None, dout=None, dims=None):
     """The spec's output and vjp (float64) on the example, padded to BUCKET."""
     values = dict(values or ex.values)
-    if spec.kind == "model" and spec.state.name not in values:
-        values[spec.state.name] = np.zeros((ex.dims["N"], ex.dims["H"]))
+    if spec.kind == "model":
+        for a in spec.states:
+            values.setdefault(a.name, np.zeros((ex.dims["N"], ex.dims["H"])))
     return ORACLE(spec, values, ex.dout if dout is None else dout, dims or ex.dims, bucket=BUCKET)
 
 
@@ -116,12 +122,7 @@ def assert_matches_spec(spec: Spec, ex: Example, out, grads, ref, label: str = "
         assert_close(grads[a.name], ref.grads[a.name], ex.dtype, f"{prefix}d{a.name}")
 
 
-def spec_final_state(Wx, Wh, b, xs: np.ndarray, h0: np.ndarray) -> np.ndarray:
-    """The spec's hidden state after running xs (N, T, D) from h0: the state a
-    stateful layer must carry into the next chunk."""
-    spec = SPECS["TimeRNN"]
-    N, T, D = xs.shape
-    dims = {"N": N, "T": T, "D": D, "H": Wh.shape[0]}
-    zero = np.zeros((N, T, dims["H"]))
-    vals = {"Wx": Wx, "Wh": Wh, "b": b, "xs": xs, "h0": h0}
-    return ORACLE(spec, vals, zero, dims, bucket=BUCKET).out[:, -1]
+def spec_final_state(spec: Spec, values: Mapping[str, np.ndarray], dims: Mapping[str, int]) -> tuple[np.ndarray, ...]:
+    """The spec's state after running the sequence of `values` (h, and c for an
+    LSTM): what a stateful layer must carry into the next chunk."""
+    return ORACLE.final(spec, values, dims, bucket=BUCKET)

@@ -1,10 +1,12 @@
-"""Stateful truncated BPTT: a TimeRNN (and the model) run chunk by chunk along a
-random plan (chunks, reset_state(), set_state(h)) equals one long forward, and each
-chunk's gradients equal JAX's with the carried state held constant."""
+"""Stateful truncated BPTT: every recurrent Time layer (TimeRNN, TimeLSTM with h
+and c, TimeGRU) and every model, run chunk by chunk along a random plan (chunks,
+reset_state(), set_state(h[, c])), equals one long forward, and each chunk's output
+and gradients equal JAX's from the state the spec says is carried, held constant."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prop_support import (
@@ -12,90 +14,105 @@ from prop_support import (
     DTYPES,
     assert_close,
     assert_matches_spec,
+    build,
     reference,
     spec_final_state,
 )
 
-import rnnref
 from gradcheck import strategies as gs
 from gradcheck.examples import Example, make_example
 from gradcheck.specs import SPECS
 
-RNN_SPEC, LM_SPEC = SPECS["TimeRNN"], SPECS["SimpleRnnlm"]
+TIME_LAYERS = [n for n, s in SPECS.items() if s.state is not None and s.kind == "layer"]
+MODELS = [n for n, s in SPECS.items() if s.state is not None and s.kind == "model"]
 MAX_T = BUCKET["T"]
 
 
-def _plan_state(step, N: int, H: int, dtype) -> np.ndarray:
-    """The state a set_state step of the plan hands the layer (from its seed)."""
-    return np.random.default_rng(step[1]).uniform(-0.9, 0.9, size=(N, H)).astype(dtype)
+def test_the_recurrent_family_is_covered():
+    assert {"TimeRNN", "TimeLSTM", "TimeGRU"} <= set(TIME_LAYERS)
+    assert {"SimpleRnnlm", "Rnnlm"} <= set(MODELS)
 
 
+def _plan_states(spec, step, N: int, H: int, dtype) -> tuple[np.ndarray, ...]:
+    """The states a set_state step of the plan hands the layer (h, and c for an LSTM)."""
+    rng = np.random.default_rng(step[1])
+    return tuple(rng.uniform(-0.9, 0.9, size=(N, H)).astype(dtype) for _ in spec.states)
+
+
+@pytest.mark.parametrize("name", TIME_LAYERS)
 @given(data=st.data())
-def test_time_rnn_chunked_forward_equals_one_long_forward_and_spec_per_chunk(data):
+def test_chunked_forward_equals_one_long_forward_and_spec_per_chunk(name, data):
+    spec = SPECS[name]
     dims = data.draw(gs.dims(letters="NTDH", min_T=2, max_T=MAX_T), label="dims")
     plan = data.draw(gs.stateful_plans(dims["T"]), label="plan")
     dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
-    ex = make_example(RNN_SPEC, dims, data.draw(st.integers(0, 2**16), label="seed"), dtype, plan=plan)
-    Wx, Wh, b, xs = (ex.values[k] for k in ("Wx", "Wh", "b", "xs"))
-    N, H = dims["N"], dims["H"]
+    ex = make_example(spec, dims, data.draw(st.integers(0, 2**16), label="seed"), dtype, plan=plan)
+    xs, N, H = ex.values["xs"], dims["N"], dims["H"]
+    params = {a.name: ex.values[a.name] for a in spec.params}
+    zeros = tuple(np.zeros((N, H)) for _ in spec.states)
 
-    layer = rnnref.TimeRNN(Wx.copy(), Wh.copy(), b.copy(), stateful=True)
-    h_spec = np.zeros((N, H))  # the state the spec says the layer carries
+    layer = build(spec, ex)
+    carried = zeros  # the states the spec says the layer carries (h, c)
     # Segments: runs of chunks between state changes, each must equal one long forward.
-    segments: list[tuple[np.ndarray, int, list[np.ndarray]]] = [(np.zeros((N, H), dtype), 0, [])]
+    segments: list[tuple[tuple[np.ndarray, ...], int, list[np.ndarray]]] = [(zeros, 0, [])]
     pos = 0
     for i, step in enumerate(plan):
         if step[0] == "reset":
             layer.reset_state()
-            h_spec = np.zeros((N, H))
-            segments.append((np.zeros((N, H), dtype), pos, []))
+            carried = zeros
+            segments.append((zeros, pos, []))
             continue
         if step[0] == "set_state":
-            h = _plan_state(step, N, H, dtype)
-            layer.set_state(h.copy())
-            h_spec = h.astype(np.float64)
-            segments.append((h, pos, []))
+            states = _plan_states(spec, step, N, H, dtype)
+            layer.set_state(*(s.copy() for s in states))
+            carried = tuple(s.astype(np.float64) for s in states)
+            segments.append((states, pos, []))
             continue
         k = step[1]
         sl = slice(pos, pos + k)
         pos += k
-        chunk = {"Wx": Wx, "Wh": Wh, "b": b, "xs": xs[:, sl], "h0": h_spec}
+        chunk = {**params, "xs": xs[:, sl], **{a.name: s for a, s in zip(spec.states, carried, strict=True)}}
         dhs = ex.dout[:, sl]
         hs = layer.forward(xs[:, sl].copy())
         dxs = layer.backward(dhs.copy())
-        grads = {"Wx": layer.grads[0], "Wh": layer.grads[1], "b": layer.grads[2], "xs": dxs, "h0": layer.dh}
-        sub = Example("TimeRNN", {**dims, "T": k}, chunk, dhs, ex.seed, dtype)
-        ref = reference(RNN_SPEC, sub)
-        assert_matches_spec(RNN_SPEC, sub, hs, grads, ref, label=f" chunk {i} (t={sl.start}..{sl.stop - 1})")
+        grads = {**dict(zip(params, layer.grads, strict=True)), "xs": dxs, "h0": layer.dh}
+        sub = Example(name, {**dims, "T": k}, chunk, dhs, ex.seed, dtype)
+        ref = reference(spec, sub)
+        assert_matches_spec(spec, sub, hs, grads, ref, label=f" chunk {i} (t={sl.start}..{sl.stop - 1})")
         segments[-1][2].append(hs.copy())
-        h_spec = spec_final_state(Wx, Wh, b, xs[:, sl], h_spec)
+        carried = spec_final_state(spec, chunk, {**dims, "T": k})
     assert pos == dims["T"], f"the plan covers {pos} of {dims['T']} steps"
 
-    for h0, start, outs in segments:
+    for states, start, outs in segments:
         if not outs:
             continue
         stop = start + sum(o.shape[1] for o in outs)
-        whole = rnnref.TimeRNN(Wx.copy(), Wh.copy(), b.copy(), stateful=True)
-        whole.set_state(h0.copy())
+        whole = build(spec, ex)
+        whole.set_state(*(s.astype(dtype) for s in states))
         long_hs = whole.forward(xs[:, start:stop].copy())
         assert_close(np.concatenate(outs, axis=1), long_hs, dtype, f"chunks t={start}..{stop - 1} vs one forward")
 
 
-@given(ex=gs.examples("TimeRNN"))
-def test_non_stateful_time_rnn_starts_every_forward_from_zeros(ex):
-    Wx, Wh, b, xs, h0 = (ex.values[k] for k in ("Wx", "Wh", "b", "xs", "h0"))
-    fresh = rnnref.TimeRNN(Wx.copy(), Wh.copy(), b.copy(), stateful=False).forward(xs.copy())
-    layer = rnnref.TimeRNN(Wx.copy(), Wh.copy(), b.copy(), stateful=False)
-    layer.forward(xs.copy())
-    layer.set_state(h0.copy())
-    again = layer.forward(xs.copy())
-    np.testing.assert_array_equal(again, fresh)
-    zeros = {**ex.values, "h0": np.zeros_like(h0)}
-    assert_close(fresh, reference(SPECS["TimeRNN"], ex, values=zeros).out, ex.dtype, "stateful=False forward")
-
-
+@pytest.mark.parametrize("name", TIME_LAYERS)
 @given(data=st.data())
-def test_model_chunks_equal_the_spec_from_the_spec_carried_state(data):
+def test_non_stateful_layer_starts_every_forward_from_zeros(name, data):
+    spec = SPECS[name]
+    ex = data.draw(gs.examples(spec), label="example")
+    fresh = build(spec, ex, stateful=False).forward(ex.values["xs"].copy())
+    layer = build(spec, ex, stateful=False)
+    layer.forward(ex.values["xs"].copy())
+    rng = np.random.default_rng(ex.seed)
+    layer.set_state(*(rng.uniform(-0.9, 0.9, ex.values[a.name].shape) for a in spec.states))
+    again = layer.forward(ex.values["xs"].copy())
+    np.testing.assert_array_equal(again, fresh)
+    zeros = {**ex.values, **{a.name: np.zeros_like(ex.values[a.name]) for a in spec.states}}
+    assert_close(fresh, reference(spec, ex, values=zeros).out, ex.dtype, "stateful=False forward")
+
+
+@pytest.mark.parametrize("name", MODELS)
+@given(data=st.data())
+def test_model_chunks_equal_the_spec_from_the_spec_carried_state(name, data):
+    spec = SPECS[name]
     dims = data.draw(gs.dims(letters="NTDHV", min_T=2, max_T=MAX_T), label="dims")
     N, T, V = dims["N"], dims["T"], dims["V"]
     tokens = data.draw(gs.tokens_NT(N, T, V), label="xs")
@@ -103,31 +120,32 @@ def test_model_chunks_equal_the_spec_from_the_spec_carried_state(data):
     plan = data.draw(gs.stateful_plans(T, allow_set_state=False), label="plan")
     dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
     dout = data.draw(gs.loss_dout(), label="dout")
-    ex = make_example(
-        LM_SPEC, dims, data.draw(st.integers(0, 2**16), label="seed"), dtype, tokens=tokens, labels=labels
-    )
-    params = {a.name: ex.values[a.name] for a in LM_SPEC.params}
+    ex = make_example(spec, dims, data.draw(st.integers(0, 2**16), label="seed"), dtype, tokens=tokens, labels=labels)
+    params = {a.name: ex.values[a.name] for a in spec.params}
 
-    model = rnnref.SimpleRnnlm(V, dims["D"], dims["H"], dtype=dtype)
-    for p, a in zip(model.params, LM_SPEC.params, strict=True):
-        p[...] = ex.values[a.name]
-    h_spec = np.zeros((N, dims["H"]))
+    model = build(spec, ex)
+    zeros = tuple(np.zeros((N, dims["H"])) for _ in spec.states)
+    carried = zeros
     pos = 0
     for i, step in enumerate(plan):
         if step[0] == "reset":
             model.reset_state()
-            h_spec = np.zeros_like(h_spec)
+            carried = zeros
             continue
         k = step[1]
         sl = slice(pos, pos + k)
         pos += k
-        chunk = {**params, "xs": tokens[:, sl], "ts": labels[:, sl], "h0": h_spec}
+        chunk = {
+            **params,
+            "xs": tokens[:, sl],
+            "ts": labels[:, sl],
+            **{a.name: s for a, s in zip(spec.states, carried, strict=True)},
+        }
         loss = model.forward(tokens[:, sl].copy(), labels[:, sl].copy())
         model.backward(dout)
-        grads = dict(zip((a.name for a in LM_SPEC.params), model.grads, strict=True))
-        sub = Example("SimpleRnnlm", {**dims, "T": k}, chunk, dout, ex.seed, dtype)
-        ref = reference(LM_SPEC, sub)
-        assert_matches_spec(LM_SPEC, sub, loss, grads, ref, label=f" chunk {i} (t={sl.start}..{sl.stop - 1})")
-        embedded = params["embed_W"].astype(np.float64)[tokens[:, sl]]
-        h_spec = spec_final_state(params["Wx"], params["Wh"], params["b"], embedded, h_spec)
+        grads = dict(zip((a.name for a in spec.params), model.grads, strict=True))
+        sub = Example(name, {**dims, "T": k}, chunk, dout, ex.seed, dtype)
+        ref = reference(spec, sub)
+        assert_matches_spec(spec, sub, loss, grads, ref, label=f" chunk {i} (t={sl.start}..{sl.stop - 1})")
+        carried = spec_final_state(spec, chunk, {**dims, "T": k})
     assert pos == T

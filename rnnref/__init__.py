@@ -2,19 +2,24 @@
 "Deep Learning from Scratch 2", every backward checked by `gradcheck`."""
 
 from .functions import log_sigmoid, log_softmax, sigmoid, softmax
-from .layers import RNN, Affine, Embedding, MatMul, Sigmoid, SigmoidWithLoss, Softmax, SoftmaxWithLoss
-from .models import SimpleRnnlm
+from .layers import GRU, LSTM, RNN, Affine, Embedding, MatMul, Sigmoid, SigmoidWithLoss, Softmax, SoftmaxWithLoss
+from .models import Rnnlm, SimpleRnnlm
 from .time_layers import (
     Simple_TimeAffine,
     Simple_TimeSoftmaxWithLoss,
     TimeAffine,
+    TimeBiLSTM,
     TimeEmbedding,
+    TimeGRU,
+    TimeLSTM,
     TimeRNN,
     TimeSigmoidWithLoss,
     TimeSoftmaxWithLoss,
 )
 
 __all__ = [
+    "GRU",
+    "LSTM",
     "RNN",
     "Affine",
     "Embedding",
@@ -25,9 +30,13 @@ __all__ = [
     "Simple_TimeSoftmaxWithLoss",
     "Softmax",
     "SoftmaxWithLoss",
+    "Rnnlm",
     "SimpleRnnlm",
     "TimeAffine",
+    "TimeBiLSTM",
     "TimeEmbedding",
+    "TimeGRU",
+    "TimeLSTM",
     "TimeRNN",
     "TimeSigmoidWithLoss",
     "TimeSoftmaxWithLoss",

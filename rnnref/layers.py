@@ -15,7 +15,18 @@ import numpy as np
 from ._validate import any_float_array, binary_labels, class_labels, float_array, int_array, same_dtype
 from .functions import log_sigmoid, log_softmax, sigmoid, softmax
 
-__all__ = ["RNN", "Affine", "Embedding", "MatMul", "Sigmoid", "SigmoidWithLoss", "Softmax", "SoftmaxWithLoss"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Affine",
+    "Embedding",
+    "MatMul",
+    "Sigmoid",
+    "SigmoidWithLoss",
+    "Softmax",
+    "SoftmaxWithLoss",
+]
 
 
 class RNN:
@@ -82,6 +93,153 @@ class RNN:
         self.grads[1][...] = h_prev.T @ dt
         self.grads[2][...] = dt.sum(axis=0)
         return dt @ Wx.T, dt @ Wh.T
+
+
+def _check_gates(Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Wx: (D, kH), Wh: (H, kH), b: (kH,) for k = `blocks` gates side by side, one dtype."""
+    Wh = float_array("Wh", Wh, ("H", f"{blocks}H"))
+    H = Wh.shape[0]
+    Wh = float_array("Wh", Wh, (H, blocks * H))
+    Wx = float_array("Wx", Wx, ("D", blocks * H))
+    b = float_array("b", b, (blocks * H,))
+    same_dtype("Wh", Wh, Wx.dtype)
+    same_dtype("b", b, Wx.dtype)
+    return Wx, Wh, b
+
+
+class _Gated:
+    """What LSTM and GRU share: params Wx (D, kH), Wh (H, kH), b (kH,) for k gates,
+    validated once; per-step cells built on already-checked params (`_step_of`)."""
+
+    blocks = 1
+
+    def __init__(self, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray) -> None:
+        self._init_checked(*_check_gates(Wx, Wh, b, self.blocks))
+
+    @classmethod
+    def _step_of(cls, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray):
+        cell = cls.__new__(cls)
+        cell._init_checked(Wx, Wh, b, alloc=np.empty_like)  # written by its own backward before read
+        return cell
+
+    def _init_checked(self, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, alloc=np.zeros_like) -> None:
+        self.params = [Wx, Wh, b]
+        self.grads = [alloc(Wx), alloc(Wh), alloc(b)]
+        self.cache: tuple | None = None
+
+    def _checked(self, name: str, value: np.ndarray, N: int | str) -> np.ndarray:
+        """An (N, H) argument, cast to the parameters' dtype."""
+        Wh = self.params[1]
+        return float_array(name, value, (N, Wh.shape[0])).astype(Wh.dtype, copy=False)
+
+    def _input(self, x: np.ndarray) -> np.ndarray:
+        Wx = self.params[0]
+        return float_array("x", x, ("N", Wx.shape[0])).astype(Wx.dtype, copy=False)
+
+    def _set_grads(self, x: np.ndarray, h_prev: np.ndarray, dA: np.ndarray) -> None:
+        """The weight gradients of A = x Wx + h_prev Wh + b from dA (N, kH)."""
+        self.grads[0][...] = x.T @ dA
+        self.grads[1][...] = h_prev.T @ dA
+        self.grads[2][...] = dA.sum(axis=0)
+
+
+class LSTM(_Gated):
+    """One LSTM step, the book's gate order f, g, i, o side by side.
+
+    Wx: (D, 4H), Wh: (H, 4H), b: (4H,). A = x Wx + h_prev Wh + b;
+    f, i, o = sigmoid, g = tanh of A's four H-wide blocks;
+    c_next = f * c_prev + g * i, h_next = o * tanh(c_next).
+    forward(x: (N, D), h_prev: (N, H), c_prev: (N, H)) -> (h_next, c_next);
+    backward(dh_next, dc_next) -> (dx, dh_prev, dc_prev).
+    """
+
+    blocks = 4
+
+    def forward(self, x: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = self._input(x)
+        N = x.shape[0]
+        return self._forward(x, self._checked("h_prev", h_prev, N), self._checked("c_prev", c_prev, N))
+
+    def _forward(self, x: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Wx, Wh, b = self.params
+        H = Wh.shape[0]
+        A = x @ Wx + h_prev @ Wh + b
+        f, i, o = sigmoid(A[:, :H]), sigmoid(A[:, 2 * H : 3 * H]), sigmoid(A[:, 3 * H :])
+        g = np.tanh(A[:, H : 2 * H])
+        c_next = f * c_prev + g * i
+        tanh_c = np.tanh(c_next)
+        h_next = o * tanh_c
+        self.cache = (x, h_prev, c_prev, f, g, i, o, tanh_c)
+        return h_next, c_next
+
+    def backward(self, dh_next: np.ndarray, dc_next: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.cache is None:
+            raise RuntimeError("LSTM.backward called before forward")
+        N = self.cache[0].shape[0]
+        return self._backward(self._checked("dh_next", dh_next, N), self._checked("dc_next", dc_next, N))
+
+    def _backward(self, dh_next: np.ndarray, dc_next: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        Wx, Wh, _ = self.params
+        x, h_prev, c_prev, f, g, i, o, tanh_c = cast(tuple[np.ndarray, ...], self.cache)
+        # c_next reaches the loss directly (dc_next) and through h_next = o * tanh(c_next).
+        ds = dc_next + dh_next * o * (1 - tanh_c**2)
+        dA = np.hstack(
+            (
+                ds * c_prev * f * (1 - f),  # f: sigmoid' = f (1 - f)
+                ds * i * (1 - g**2),  # g: tanh' = 1 - g^2
+                ds * g * i * (1 - i),
+                dh_next * tanh_c * o * (1 - o),
+            )
+        )
+        self._set_grads(x, h_prev, dA)
+        return dA @ Wx.T, dA @ Wh.T, ds * f
+
+
+class GRU(_Gated):
+    """One GRU step, the book's block order z, r, h~ side by side.
+
+    Wx: (D, 3H), Wh: (H, 3H), b: (3H,). z = sigmoid(x Wxz + h Whz + bz),
+    r = sigmoid(x Wxr + h Whr + br), h~ = tanh(x Wxh + (r * h) Whh + bh),
+    h_next = (1 - z) * h + z * h~.
+    forward(x: (N, D), h_prev: (N, H)) -> h_next; backward(dh_next) -> (dx, dh_prev).
+    """
+
+    blocks = 3
+
+    def forward(self, x: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
+        x = self._input(x)
+        return self._forward(x, self._checked("h_prev", h_prev, x.shape[0]))
+
+    def _forward(self, x: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
+        Wx, Wh, b = self.params
+        H = Wh.shape[0]
+        xW = x @ Wx + b  # the three blocks' input terms at once
+        zr = sigmoid(xW[:, : 2 * H] + h_prev @ Wh[:, : 2 * H])
+        z, r = zr[:, :H], zr[:, H:]
+        h_hat = np.tanh(xW[:, 2 * H :] + (r * h_prev) @ Wh[:, 2 * H :])
+        self.cache = (x, h_prev, z, r, h_hat)
+        return (1 - z) * h_prev + z * h_hat
+
+    def backward(self, dh_next: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.cache is None:
+            raise RuntimeError("GRU.backward called before forward")
+        return self._backward(self._checked("dh_next", dh_next, self.cache[0].shape[0]))
+
+    def _backward(self, dh_next: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        Wx, Wh, _ = self.params
+        H = Wh.shape[0]
+        x, h_prev, z, r, h_hat = cast(tuple[np.ndarray, ...], self.cache)
+        dh_hat_pre = dh_next * z * (1 - h_hat**2)  # through h~ = tanh(.)
+        d_rh = dh_hat_pre @ Wh[:, 2 * H :].T  # gradient of r * h_prev
+        dz_pre = dh_next * (h_hat - h_prev) * z * (1 - z)
+        dr_pre = d_rh * h_prev * r * (1 - r)
+        dA = np.hstack((dz_pre, dr_pre, dh_hat_pre))
+        self.grads[0][...] = x.T @ dA
+        # Whh multiplies r * h_prev, the other two blocks h_prev itself.
+        self.grads[1][...] = np.hstack((h_prev.T @ dA[:, : 2 * H], (r * h_prev).T @ dh_hat_pre))
+        self.grads[2][...] = dA.sum(axis=0)
+        dh_prev = dh_next * (1 - z) + d_rh * r + dA[:, : 2 * H] @ Wh[:, : 2 * H].T
+        return dA @ Wx.T, dh_prev
 
 
 class Affine:

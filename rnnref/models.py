@@ -7,9 +7,9 @@ from typing import Any, cast
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .time_layers import TimeAffine, TimeEmbedding, TimeRNN, TimeSoftmaxWithLoss
+from .time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeRNN, TimeSoftmaxWithLoss
 
-__all__ = ["SimpleRnnlm"]
+__all__ = ["Rnnlm", "SimpleRnnlm"]
 
 
 class SimpleRnnlm:
@@ -84,3 +84,90 @@ class SimpleRnnlm:
 
     def reset_state(self) -> None:
         self.rnn_layer.reset_state()
+
+
+class _LanguageModel:
+    """Layers in a row, then a loss; stateful layers reset together. Subclasses
+    build `self.layers`, `self.loss_layer` and `self.stateful_layers`."""
+
+    layers: list[Any]
+    loss_layer: TimeSoftmaxWithLoss
+    stateful_layers: list[Any]
+
+    @staticmethod
+    def _setup(sizes: dict[str, int], dtype: DTypeLike, seed: int | None, rng: np.random.Generator | None):
+        """Validated (V, D, H), dtype and generator from the constructor's arguments."""
+        for name, value in sizes.items():
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        if seed is not None and rng is not None:
+            raise TypeError("pass seed or rng, not both")
+        dtype = np.dtype(dtype)
+        if not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"dtype must be a float dtype; got {dtype}")
+        return [int(v) for v in sizes.values()], dtype, (rng if rng is not None else np.random.default_rng(seed))
+
+    def _collect(self) -> None:
+        """params/grads: every layer's, in order, the very arrays of the layers."""
+        self.params: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []
+        for layer in self.layers:
+            self.params += layer.params
+            self.grads += layer.grads
+
+    def predict(self, xs: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            xs = layer.forward(xs)
+        return xs
+
+    def forward(self, xs: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        return self.loss_layer.forward(self.predict(xs), ts)
+
+    def backward(self, dout: float = 1) -> np.ndarray | None:
+        grad: Any = self.loss_layer.backward(dout)
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def reset_state(self) -> None:
+        for layer in self.stateful_layers:
+            layer.reset_state()
+
+
+class Rnnlm(_LanguageModel):
+    """Embedding -> stateful TimeLSTM -> TimeAffine -> TimeSoftmaxWithLoss (ch06).
+
+    Rnnlm(vocab_size V=10000, wordvec_size D=100, hidden_size H=100), the book's
+    initialisation in float32 (keyword-only `dtype`, `seed` or `rng` as in
+    SimpleRnnlm). params/grads: [embed_W (V, D), Wx (D, 4H), Wh (H, 4H), b (4H,),
+    affine_W (H, V), affine_b (V,)]. forward(xs, ts) -> loss; backward(dout=1);
+    reset_state() clears the LSTM's h and c.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int = 10000,
+        wordvec_size: int = 100,
+        hidden_size: int = 100,
+        *,
+        dtype: DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        sizes = {"vocab_size": vocab_size, "wordvec_size": wordvec_size, "hidden_size": hidden_size}
+        (V, D, H), dtype, rng = self._setup(sizes, dtype, seed, rng)
+        rn = rng.standard_normal
+        self.lstm_layer = TimeLSTM(
+            (rn((D, 4 * H)) / np.sqrt(D)).astype(dtype),
+            (rn((H, 4 * H)) / np.sqrt(H)).astype(dtype),
+            np.zeros(4 * H, dtype=dtype),
+            stateful=True,
+        )
+        self.layers = [
+            TimeEmbedding((rn((V, D)) / 100).astype(dtype)),
+            self.lstm_layer,
+            TimeAffine((rn((H, V)) / np.sqrt(H)).astype(dtype), np.zeros(V, dtype=dtype)),
+        ]
+        self.loss_layer = TimeSoftmaxWithLoss()
+        self.stateful_layers = [self.lstm_layer]
+        self._collect()

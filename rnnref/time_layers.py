@@ -13,13 +13,18 @@ import numpy as np
 
 from ._validate import float_array, int_array
 from .functions import log_softmax
-from .layers import RNN, Affine, Embedding, SigmoidWithLoss, SoftmaxWithLoss, check_token_range
+from .layers import GRU, LSTM, RNN, Affine, Embedding, SigmoidWithLoss, SoftmaxWithLoss, _Gated, check_token_range
 
 __all__ = [
     "RNN",
     "Affine",
     "Embedding",
     "TimeRNN",
+    "LSTM",
+    "TimeLSTM",
+    "GRU",
+    "TimeGRU",
+    "TimeBiLSTM",
     "TimeAffine",
     "TimeEmbedding",
     "TimeSoftmaxWithLoss",
@@ -105,6 +110,149 @@ class TimeRNN:
             g[...] = total
         self.dh = dh
         return dxs
+
+
+class _TimeGated:
+    """T steps of a gated cell (LSTM or GRU) sharing one set of weights, trained by
+    truncated BPTT: the protocol of TimeRNN, with the cell's state (h, and c for
+    the LSTM) carried between calls when stateful=True. After backward, `.dh` is the
+    gradient w.r.t. the chunk's initial h (the book keeps no gradient for c)."""
+
+    cell: type[_Gated]
+    state_names: tuple[str, ...] = ("h",)
+
+    def __init__(self, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, stateful: bool = False) -> None:
+        cell = self.cell(Wx, Wh, b)  # validates the shapes and dtypes once
+        self.params, self.grads = cell.params, cell.grads
+        self.layers: list | None = None
+        self.dh: np.ndarray | None = None
+        self.stateful = stateful
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        for name in self.state_names:
+            setattr(self, name, None)
+
+    def _carried(self, N: int, H: int, dtype: np.dtype) -> list[np.ndarray]:
+        """The state the next forward starts from: zeros unless stateful and set."""
+        states = []
+        for name in self.state_names:
+            value = getattr(self, name)
+            if not self.stateful or value is None:
+                states.append(np.zeros((N, H), dtype=dtype))
+            elif np.shape(value) != (N, H):
+                raise ValueError(
+                    f"the carried state {name} has shape {np.shape(value)} but xs has batch size N={N}; "
+                    "call reset_state() or set_state() with arrays of shape (N, H)"
+                )
+            else:  # the state may have been assigned directly, as the book's code does
+                states.append(float_array(name, value, (N, H)).astype(dtype, copy=False))
+        return states
+
+    def forward(self, xs: np.ndarray) -> np.ndarray:
+        Wx, Wh, b = self.params
+        H, dtype = Wh.shape[0], Wx.dtype
+        xs = float_array("xs", xs, ("N", "T", Wx.shape[0])).astype(dtype, copy=False)
+        N, T, _ = xs.shape
+        states = self._carried(N, H, dtype)
+        layers, hs = [], np.empty((N, T, H), dtype=dtype)
+        for t in range(T):
+            layer = self.cell._step_of(Wx, Wh, b)
+            out = layer._forward(xs[:, t, :], *states)
+            states = list(out) if isinstance(out, tuple) else [out]
+            hs[:, t, :] = states[0]
+            layers.append(layer)
+        for name, value in zip(self.state_names, states, strict=True):
+            setattr(self, name, value)
+        self.layers, self._batch = layers, N
+        return hs
+
+    def backward(self, dhs: np.ndarray) -> np.ndarray:
+        if self.layers is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        Wx, Wh, _ = self.params
+        D, H, T, N = Wx.shape[0], Wh.shape[0], len(self.layers), self._batch
+        dhs = float_array("dhs", dhs, (N, T, H)).astype(Wx.dtype, copy=False)
+        dxs = np.empty((N, T, D), dtype=Wx.dtype)
+        # The gradient w.r.t. each carried state (h, then c) at the step being undone.
+        dstates = [np.zeros((N, H), dtype=Wx.dtype) for _ in self.state_names]
+        sums = [np.zeros_like(g) for g in self.grads]
+        for t in reversed(range(T)):
+            layer = self.layers[t]
+            # h at step t feeds both the output hs[t] and step t+1.
+            dx, *dstates = layer._backward(dhs[:, t, :] + dstates[0], *dstates[1:])
+            dxs[:, t, :] = dx
+            for total, g in zip(sums, layer.grads, strict=True):  # shared weights: gradients sum
+                total += g
+        for g, total in zip(self.grads, sums, strict=True):
+            g[...] = total
+        self.dh = dstates[0]
+        return dxs
+
+
+class TimeLSTM(_TimeGated):
+    """T steps of `LSTM`. Wx: (D, 4H), Wh: (H, 4H), b: (4H,).
+    forward(xs: (N, T, D)) -> hs: (N, T, H); backward(dhs) -> dxs.
+    Stateful: carries h and c; `set_state(h, c=None)` (c None: zeros)."""
+
+    cell = LSTM
+    state_names = ("h", "c")
+
+    def set_state(self, h: np.ndarray, c: np.ndarray | None = None) -> None:
+        Wh = self.params[1]
+        self.h = float_array("h", h, ("N", Wh.shape[0])).astype(Wh.dtype, copy=True)
+        self.c = None if c is None else float_array("c", c, self.h.shape).astype(Wh.dtype, copy=True)
+        if self.c is None:
+            self.c = np.zeros_like(self.h)
+
+
+class TimeGRU(_TimeGated):
+    """T steps of `GRU`. Wx: (D, 3H), Wh: (H, 3H), b: (3H,).
+    forward(xs: (N, T, D)) -> hs: (N, T, H); backward(dhs) -> dxs; `set_state(h)`."""
+
+    cell = GRU
+
+    def set_state(self, h: np.ndarray) -> None:
+        Wh = self.params[1]
+        self.h = float_array("h", h, ("N", Wh.shape[0])).astype(Wh.dtype, copy=True)
+
+
+class TimeBiLSTM:
+    """Two TimeLSTMs over xs, one forwards and one over the reversed sequence (its
+    outputs reversed back), outputs side by side: forward(xs: (N, T, D)) -> (N, T, 2H).
+    params/grads: the forward LSTM's three, then the backward LSTM's."""
+
+    def __init__(
+        self,
+        Wx1: np.ndarray,
+        Wh1: np.ndarray,
+        b1: np.ndarray,
+        Wx2: np.ndarray,
+        Wh2: np.ndarray,
+        b2: np.ndarray,
+        stateful: bool = False,
+    ) -> None:
+        self.forward_lstm = TimeLSTM(Wx1, Wh1, b1, stateful)
+        self.backward_lstm = TimeLSTM(Wx2, Wh2, b2, stateful)
+        if self.backward_lstm.params[1].shape != self.forward_lstm.params[1].shape:
+            raise ValueError(
+                f"Wh2 must have the shape of Wh1 {self.forward_lstm.params[1].shape}; "
+                f"got {self.backward_lstm.params[1].shape}"
+            )
+        self.params = self.forward_lstm.params + self.backward_lstm.params
+        self.grads = self.forward_lstm.grads + self.backward_lstm.grads
+
+    def forward(self, xs: np.ndarray) -> np.ndarray:
+        out_f = self.forward_lstm.forward(xs)
+        out_b = self.backward_lstm.forward(np.asarray(xs)[:, ::-1])[:, ::-1]
+        return np.concatenate((out_f, out_b), axis=2)
+
+    def backward(self, dhs: np.ndarray) -> np.ndarray:
+        H = self.forward_lstm.params[1].shape[0]
+        dhs = float_array("dhs", dhs, ("N", "T", 2 * H))
+        dxs = self.forward_lstm.backward(dhs[:, :, :H])
+        # The backward LSTM saw time reversed: its gradient is reversed back.
+        return dxs + self.backward_lstm.backward(dhs[:, ::-1, H:])[:, ::-1]
 
 
 class TimeEmbedding:

@@ -4,7 +4,7 @@ unmodified reference passes every layer on the same kind of examples."""
 
 from __future__ import annotations
 
-import inspect
+import traceback
 from collections.abc import Iterator
 
 import numpy as np
@@ -12,7 +12,7 @@ import pytest
 
 from gradcheck.engine import check_layer
 from gradcheck.examples import Example, make_example
-from gradcheck.mutants import CATALOGUE, Mutant, reference
+from gradcheck.mutants import CATALOGUE, Mutant, MutantEditError, edit, reference
 from gradcheck.report import LayerReport
 from gradcheck.specs import SPECS, Spec
 
@@ -26,18 +26,22 @@ DIMS_C = {"N": 3, "T": 4, "D": 4, "H": 4, "V": 2}
 
 def examples(spec: Spec, seeds: int = 5) -> Iterator[Example]:
     """Seeded examples at dims A and B, two at C; for losses and models also labels
-    with nothing ignored, as ints (the mask check then compares one-hot) and one-hot."""
+    with nothing ignored, as ints (the mask check then compares one-hot) and, for
+    class ids, one-hot."""
     for dims in (DIMS_A, DIMS_B):
         for seed in range(seeds):
             yield make_example(spec, dims, seed)
     for seed in range(min(seeds, 2)):
         yield make_example(spec, DIMS_C, seed)
-    if spec.kind in ("loss", "model"):
-        N, T, V = DIMS_A["N"], DIMS_A["T"], DIMS_A["V"]
+    lab = spec.labels
+    if lab is not None:
+        shape = tuple(DIMS_A[a] for a in lab.axes)
+        high = 2 if lab.kind == "binary" else DIMS_A["V"]
         for seed in range(min(seeds, 2)):
-            labels = np.random.default_rng(100 + seed).integers(0, V, size=(N, T))
+            labels = np.random.default_rng(100 + seed).integers(0, high, size=shape)
             yield make_example(spec, DIMS_A, seed, labels=labels)
-            yield make_example(spec, DIMS_A, seed, labels=labels, onehot=True)
+            if lab.onehot_ok:
+                yield make_example(spec, DIMS_A, seed, labels=labels, onehot=True)
 
 
 def check(namespace: dict[str, type], name: str, ex: Example) -> LayerReport:
@@ -74,10 +78,56 @@ def test_mutant_replaces_one_reference_class_with_a_marked_subclass(mutant: Muta
     assert len(changed) == 1
     # a subclass, or a redefinition under the book's name that shadows the class
     assert issubclass(ns[changed[0]], ref[changed[0]]) or mutant.replaces == changed[0]
-    assert "# BUG:" in inspect.getsource(mutant.cls)
+    assert "# BUG:" in mutant.source
     assert mutant.layers and all(name in SPECS for name in mutant.layers)
     assert mutant.expect in ("fail", "warn")
     assert mutant.family and mutant.description
+
+
+# --- edits of rnnref's source --------------------------------------------------------
+
+_FIELDS = {"family": "f", "layers": ("TimeRNN",), "description": "d"}
+
+
+def test_a_stale_edit_fails_loudly_naming_the_mutant_and_the_text():
+    stale = edit(
+        "TimeRNN", "backward", old="dh = dh_from_a_later_step", new="dh = 0  # BUG: x", name="stale", **_FIELDS
+    )
+    with pytest.raises(MutantEditError, match=r"mutant 'stale'.*TimeRNN\.backward.*found it 0 times.*dh_from_a_later"):
+        stale.apply()
+
+
+def test_an_edit_whose_old_text_occurs_twice_is_refused():
+    twice = edit("TimeRNN", "backward", old="dxs", new="dys  # BUG: x", name="twice", **_FIELDS)
+    with pytest.raises(MutantEditError, match="found it [2-9]"):
+        _ = twice.cls
+
+
+def test_a_bug_comment_that_would_comment_out_code_is_refused():
+    # `Wx.T` is followed by `, dt @ Wh.T` on its line: a comment after the new text would swallow it
+    m = edit("RNN", "_backward", old="dt @ Wx.T", new="dt @ Wx  # BUG: x", name="swallow", **_FIELDS)
+    with pytest.raises(MutantEditError, match="comment out"):
+        _ = m.cls
+    unmarked = edit("RNN", "_backward", old="dt @ Wx.T,", new="dt @ Wx,", name="unmarked", **_FIELDS)
+    with pytest.raises(MutantEditError, match="BUG"):
+        _ = unmarked.cls
+
+
+def test_an_edit_keeps_super_and_the_edited_line_readable_in_a_traceback():
+    """The edited method runs as a method of a subclass (super() works, inherited
+    methods stay), and a crash in it points at the `# BUG:` line of `<mutant NAME>`."""
+    (m,) = [m for m in CATALOGUE if m.name == "rnn-dx-no-transpose"]
+    rng = np.random.default_rng(0)
+    D, H = 3, 2
+    layer = m.cls(rng.normal(size=(D, H)), rng.normal(size=(H, H)), rng.normal(size=H))
+    assert issubclass(m.cls, reference()["RNN"]) and m.cls.forward is reference()["RNN"].forward
+    layer.forward(rng.normal(size=(4, D)), np.zeros((4, H)))
+    with pytest.raises(ValueError) as info:
+        layer.backward(np.ones((4, H)))
+    frames = [f for f in traceback.extract_tb(info.value.__traceback__) if f.filename == f"<mutant {m.name}>"]
+    assert frames and "# BUG:" in (frames[-1].line or "")
+    model = next(m for m in CATALOGUE if m.name == "model-not-stateful").cls(5, 3, 4)
+    assert model.params[0].dtype == np.float64 and not model.rnn_layer.stateful  # SimpleRnnlm64's default kept
 
 
 # --- the reference passes; every mutant is caught ------------------------------------

@@ -16,7 +16,7 @@ built on it, layers before losses before models (the order of reports).
 from __future__ import annotations
 
 from . import basic, losses, models, recurrent
-from .base import IGNORE_LABEL, PAD_LABEL, Arg, ArgKind, Convention, Spec
+from .base import IGNORE_LABEL, PAD_LABEL, Arg, ArgKind, Convention, Spec, axis_parts, extent, shape_of
 
 FAMILIES = (recurrent, basic, losses, models)
 
@@ -33,4 +33,16 @@ SPECS: dict[str, Spec] = {
     for s in sorted((s for family in FAMILIES for s in family.SPECS), key=_order)  # stable sort
 }
 
-__all__ = ["FAMILIES", "IGNORE_LABEL", "PAD_LABEL", "SPECS", "Arg", "ArgKind", "Convention", "Spec"]
+__all__ = [
+    "FAMILIES",
+    "IGNORE_LABEL",
+    "PAD_LABEL",
+    "SPECS",
+    "Arg",
+    "ArgKind",
+    "Convention",
+    "Spec",
+    "axis_parts",
+    "extent",
+    "shape_of",
+]

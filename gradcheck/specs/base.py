@@ -10,7 +10,7 @@ The JAX functions are evaluated in float64 (see `oracle.py`, which enables x64).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Literal
@@ -81,6 +81,23 @@ class Convention:
     message: str
 
 
+def axis_parts(axis: str) -> tuple[int, str]:
+    """An axis is a dim letter with an optional block count: "H" -> (1, "H"), "4H" ->
+    (4, "H"), the width of an LSTM's four gates side by side (each block H wide)."""
+    count, letter = axis[:-1], axis[-1]
+    return (int(count) if count else 1), letter
+
+
+def extent(axis: str, dims: Mapping[str, int]) -> int:
+    """The length of `axis` at `dims`: "4H" at H=3 is 12."""
+    count, letter = axis_parts(axis)
+    return count * dims[letter]
+
+
+def shape_of(axes: Sequence[str], dims: Mapping[str, int]) -> tuple[int, ...]:
+    return tuple(extent(a, dims) for a in axes)
+
+
 @dataclass(frozen=True)
 class Spec:
     """A layer's meaning and calling convention.
@@ -90,10 +107,20 @@ class Spec:
     returns: names of the inputs whose gradients backward returns, in its order
       (RNN.backward returns (dx, dh_prev); TimeEmbedding.backward returns None).
     state: the initial hidden state, set with `set_state` and read back as `.dh`.
-    fn(*params, *inputs[, state]) -> output, in JAX.
+    carry: more initial state the layer keeps between calls (TimeLSTM's c), given to
+      `set_state(h, *carry)` after the state; the book exposes no gradient for it.
+    final(*args) -> (state, *carry) after the sequence, in JAX: what a stateful layer
+      carries into its next forward (checked chunk by chunk).
+    outputs: for a cell that returns several arrays (LSTM: h_next, c_next), their
+      names; they are the blocks of `output_axes`' last axis, in order, and
+      backward takes one gradient per block.
+    fn(*params, *inputs[, state, *carry]) -> output, in JAX.
     kind: "layer" (backward takes an array), "loss" (forward returns a scalar,
       backward takes dout, a number), "model" (built from dims, params written in).
     cell: the single-step layer a Time layer must equal at T=1.
+    pads_time: the oracle may pad T with steps after the real ones (see oracle.py);
+      False for a function that also reads the sequence from its end (TimeBiLSTM),
+      where padded steps would come first.
     conventions: outputs other than the exact one that are conventions, not bugs
       (the book's log(y + 1e-7)); `variant(c)` is the spec with one of them in.
     """
@@ -106,25 +133,41 @@ class Spec:
     kind: Literal["layer", "loss", "model"] = "layer"
     returns: tuple[str, ...] = ()
     state: Arg | None = None
+    carry: tuple[Arg, ...] = ()
+    final: Callable[..., tuple[jax.Array, ...]] | None = None
+    outputs: tuple[str, ...] = ()
     cell: str | None = None
+    pads_time: bool = True
     letters: tuple[str, ...] = field(default=())
     conventions: tuple[Convention, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.letters:
-            used = {a for arg in (*self.params, *self.inputs) for a in arg.axes}
+            used = {axis_parts(a)[1] for arg in (*self.params, *self.inputs) for a in arg.axes}
             object.__setattr__(self, "letters", tuple(x for x in "NTDHV" if x in used))
+        if self.state is not None and self.final is None:
+            raise ValueError(f"{self.name}: a spec with a state says what it carries on (final=)")
+
+    @property
+    def states(self) -> tuple[Arg, ...]:
+        """The state a stateful layer carries between calls: (state, *carry)."""
+        return (self.state, *self.carry) if self.state is not None else ()
 
     @property
     def args(self) -> tuple[Arg, ...]:
         """Every array the spec function takes, in its order."""
-        return (*self.params, *self.inputs, *((self.state,) if self.state else ()))
+        return (*self.params, *self.inputs, *self.states)
 
     @property
     def grad_args(self) -> tuple[Arg, ...]:
         """The arrays whose gradients the layer must produce. A model has no `.dh`:
-        its state starts at zeros after reset_state() and gets no gradient."""
-        return tuple(a for a in self.args if a.differentiable and not (a is self.state and self.kind == "model"))
+        its state starts at zeros after reset_state() and gets no gradient; nor does
+        a carry (the book's TimeLSTM keeps no `dc`)."""
+        return tuple(
+            a
+            for a in self.args
+            if a.differentiable and a not in self.carry and not (a is self.state and self.kind == "model")
+        )
 
     @property
     def labels(self) -> Arg | None:

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from .base import IGNORE_LABEL, Arg, Spec
 from .basic import affine, embedding
 from .losses import softmax_cross_entropy
-from .recurrent import RNN_PARAMS, time_rnn
+from .recurrent import LSTM_PARAMS, RNN_PARAMS, time_lstm, time_lstm_final, time_rnn, time_rnn_final
 
 
 def simple_rnnlm(embed_W, Wx, Wh, b, affine_W, affine_b, xs, ts, h0):
@@ -16,21 +16,54 @@ def simple_rnnlm(embed_W, Wx, Wh, b, affine_W, affine_b, xs, ts, h0):
     return softmax_cross_entropy(affine(affine_W, affine_b, hs), ts)
 
 
+def simple_rnnlm_final(embed_W, Wx, Wh, b, affine_W, affine_b, xs, ts, h0):
+    return time_rnn_final(Wx, Wh, b, embedding(embed_W, xs), h0)
+
+
+def rnnlm(embed_W, Wx, Wh, b, affine_W, affine_b, xs, ts, h0, c0):
+    """Embedding -> LSTM from (h0, c0) -> affine -> mean softmax cross-entropy."""
+    hs = time_lstm(Wx, Wh, b, embedding(embed_W, xs), h0, c0)
+    return softmax_cross_entropy(affine(affine_W, affine_b, hs), ts)
+
+
+def rnnlm_final(embed_W, Wx, Wh, b, affine_W, affine_b, xs, ts, h0, c0):
+    return time_lstm_final(Wx, Wh, b, embedding(embed_W, xs), h0, c0)
+
+
+def _lm_params(recurrent):
+    return (
+        Arg("embed_W", ("V", "D"), "table"),
+        *recurrent,
+        Arg("affine_W", ("H", "V"), "weight"),
+        Arg("affine_b", ("V",), "bias", pad=-jnp.inf),
+    )
+
+
+_TOKENS_LABELS = (Arg("xs", ("N", "T"), "tokens"), Arg("ts", ("N", "T"), "labels", IGNORE_LABEL))
+
+
 SPECS = (
     Spec(
         "SimpleRnnlm",
-        params=(
-            Arg("embed_W", ("V", "D"), "table"),
-            *RNN_PARAMS,
-            Arg("affine_W", ("H", "V"), "weight"),
-            Arg("affine_b", ("V",), "bias", pad=-jnp.inf),
-        ),
-        inputs=(Arg("xs", ("N", "T"), "tokens"), Arg("ts", ("N", "T"), "labels", IGNORE_LABEL)),
+        params=_lm_params(RNN_PARAMS),
+        inputs=_TOKENS_LABELS,
         output_axes=(),
         fn=simple_rnnlm,
         kind="model",
         # The model starts each sequence from zeros after reset_state(); the spec
         # takes h0 so that stateful chunks can be checked with the carried state.
         state=Arg("h0", ("N", "H"), "state"),
+        final=simple_rnnlm_final,
+    ),
+    Spec(
+        "Rnnlm",
+        params=_lm_params(LSTM_PARAMS),
+        inputs=_TOKENS_LABELS,
+        output_axes=(),
+        fn=rnnlm,
+        kind="model",
+        state=Arg("h0", ("N", "H"), "state"),
+        carry=(Arg("c0", ("N", "H"), "state"),),
+        final=rnnlm_final,
     ),
 )
