@@ -3,8 +3,10 @@
 A mutant is rnnref with one bug: a class of rnnref whose method carries ONE small
 edit of rnnref's own source, marked `# BUG:` on the edited line. The edits are
 declared with `edit(...)` in one module a family, each a list `MUTANTS`:
-`recurrent.py` (RNN, TimeRNN), `basic.py` (Affine, Embedding, TimeAffine,
-TimeEmbedding), `losses.py` (TimeSoftmaxWithLoss), `models.py` (SimpleRnnlm).
+`recurrent.py` (RNN, TimeRNN), `basic.py` (Affine, Embedding, MatMul, Softmax,
+Sigmoid, TimeAffine, Simple_TimeAffine, TimeEmbedding), `losses.py`
+(TimeSoftmaxWithLoss, SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss,
+TimeSigmoidWithLoss), `models.py` (SimpleRnnlm).
 A few bugs are not an edit of one method (a class redefined under the book's
 name, a misspelled `__init__`); they stay small hand-written classes in their
 family module, passed as `Mutant(..., written=cls)`.
