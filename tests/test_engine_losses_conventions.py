@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rnnref
+from gradcheck import strategies as gs
 from gradcheck.engine import check_layer
 from gradcheck.examples import make_example
 from gradcheck.specs import SPECS
@@ -160,3 +163,21 @@ def test_a_layer_without_params_and_grads_lists_is_a_clear_failure():
     crash = report.layers[0].failures
     assert crash and "no `grads` list" in crash[0].message and "self.dW" in crash[0].message
     assert not_passing(check_layer(rnnref.Simple_TimeAffine, "Simple_TimeAffine")) == {}
+
+
+@settings(deadline=None, max_examples=25)
+@given(data=st.data())
+def test_label_strategies_draw_what_their_kind_allows(data):
+    shape = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 4)))
+    V = data.draw(st.integers(2, 5))
+    classes = data.draw(gs.label_arrays("classes", shape, V))
+    assert classes.shape == shape and ((classes >= 0) & (classes < V)).all()
+    binary = data.draw(gs.label_arrays("binary", shape[:1], V))
+    assert binary.shape == shape[:1] and set(np.unique(binary)) <= {0, 1}
+
+
+def test_label_strategies_reject_what_no_kind_is():
+    with pytest.raises(ValueError, match="unknown label kind"):
+        gs.label_arrays("ints", (2,), 3)
+    with pytest.raises(ValueError, match=r"\(N, T\)"):
+        gs.label_arrays("labels", (2,), 3)
