@@ -122,14 +122,21 @@ def inputs_for(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None 
 
 
 def forward(
-    spec: Spec, layer: Layer, inputs: list[np.ndarray], state: np.ndarray | None, *, copy_state: bool = True
+    spec: Spec,
+    layer: Layer,
+    inputs: list[np.ndarray],
+    state: np.ndarray | None,
+    *,
+    copy_state: bool = True,
+    carry: tuple[np.ndarray, ...] = (),
 ) -> Any:
-    """Run forward from `state` (TimeRNN: set_state; a model: reset_state to zeros).
-    copy_state=False hands `state` itself to set_state (to see whether it is mutated)."""
+    """Run forward from `state` (TimeRNN: set_state(h); TimeLSTM: set_state(h, *carry);
+    a model: reset_state to zeros). copy_state=False hands `state` itself to
+    set_state (to see whether it is mutated)."""
     if spec.kind == "model":
         reset(layer)
     elif spec.state is not None and state is not None:
-        method(layer, "set_state", state.copy() if copy_state else state)
+        method(layer, "set_state", state.copy() if copy_state else state, *(c.copy() for c in carry))
     return packed(spec, method(layer, "forward", *inputs))
 
 
@@ -234,14 +241,14 @@ def snapshot(grads: Mapping[str, object]) -> dict[str, np.ndarray | None]:
 
 
 def objective(
-    spec: Spec, layer: Layer, inputs: list[np.ndarray], state: np.ndarray | None, dout
+    spec: Spec, layer: Layer, inputs: list[np.ndarray], state: np.ndarray | None, dout, carry: tuple = ()
 ) -> Callable[[], tuple[float, float]]:
     """f() = <forward output, dout> and sum |out * dout|, for finite differences.
     `inputs` and `state` are the very arrays the probes edit in place."""
     d = np.asarray(dout, dtype=np.float64)
 
     def f() -> tuple[float, float]:
-        out = np.asarray(forward(spec, layer, inputs, state), dtype=np.float64)
+        out = np.asarray(forward(spec, layer, inputs, state, carry=carry), dtype=np.float64)
         if out.shape != d.shape:
             raise LayerError("forward", None, f"returned shape {out.shape}; expected {d.shape}")
         terms = out * d

@@ -66,16 +66,18 @@ class Context:
     grads_after: list = field(default_factory=list)  # ... and after it
     repeatable: bool | None = None  # set by check_repeatable: a second backward gave the same
     gradient_failed: bool = False  # set by the engine: forward or backward-jax failed on this example
+    carry: tuple[np.ndarray, ...] = ()  # given to set_state after the state (TimeLSTM's c)
     convention: Convention | None = None  # set by check_forward: the spec's convention the output follows
 
     def fresh(self, *, stateful: bool = True) -> Layer:
         return calling.build(self.spec, self.factory, self.ex, stateful=stateful)
 
-    def run(self, layer: Layer, inputs=None, state=None, dout=None) -> calling.Run:
+    def run(self, layer: Layer, inputs=None, state=None, dout=None, carry=None) -> calling.Run:
         """forward + backward on a layer; returns copies of output and gradients."""
         inputs = [x.copy() for x in (inputs if inputs is not None else self.inputs)]
         state = self.state if state is None else state
-        out = np.array(calling.forward(self.spec, layer, inputs, state), dtype=np.float64)
+        carry = self.carry if carry is None else carry
+        out = np.array(calling.forward(self.spec, layer, inputs, state, carry=carry), dtype=np.float64)
         grads = calling.snapshot(calling.backward(self.spec, layer, self.ex.dout if dout is None else dout))
         return calling.Run(out, grads)
 
@@ -89,15 +91,17 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
     state = values[spec.state.name].copy() if spec.state is not None and spec.kind != "model" else None
     no_set_state = state is not None and not calling.has(layer, "set_state")
     if no_set_state:  # built with stateful=False (calling.build): it starts from zeros
-        values[cast(Arg, spec.state).name] = np.zeros_like(state)
+        for arg in spec.states:
+            values[arg.name] = np.zeros_like(values[arg.name])
         state = None
+    carry = tuple(values[a.name].copy() for a in spec.carry) if state is not None else ()
     run_inputs = [x.copy() for x in inputs]
     run_state = None if state is None else state.copy()
     dout = calling.copied(ex.dout)
     params = list(getattr(layer, "params", None) or [])
     saved_params = [np.copy(p) for p in params]
     grads_before = list(getattr(layer, "grads", None) or [])
-    out = calling.forward(spec, layer, run_inputs, run_state, copy_state=False)
+    out = calling.forward(spec, layer, run_inputs, run_state, copy_state=False, carry=carry)
     mutated = _modified(spec, inputs, run_inputs, params, saved_params, state, run_state, "forward")
     raw = calling.backward(spec, layer, dout)
     mutated += [
@@ -136,6 +140,7 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
         no_set_state=no_set_state,
         grads_before=grads_before,
         grads_after=list(getattr(layer, "grads", None) or []),
+        carry=carry,
         **kw,
     )
     ctx.rng = np.random.default_rng(ex.seed + 1)
@@ -144,9 +149,9 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
     ctx.bucket = ctx.bucket or default_bucket(ex.dims)
     if oracle is not None and not ctx.mutated:
         ref_values = dict(values)
-        if spec.kind == "model":
-            model_state = cast(Arg, spec.state)  # a model's spec takes h0: SPECS['SimpleRnnlm']
-            ref_values[model_state.name] = np.zeros(shape_of(model_state, ex.dims))
+        if spec.kind == "model":  # a model's spec takes h0 (and c0): zeros after reset_state()
+            for model_state in spec.states:
+                ref_values[model_state.name] = np.zeros(shape_of(model_state, ex.dims))
         ctx.ref = oracle(spec, ref_values, ex.dout, ex.dims, ctx.bucket)
     ctx.dh_problem = _dh_problem(ctx)
     return ctx
@@ -314,12 +319,13 @@ def check_backward_fd(ctx: Context) -> list[Finding]:
     inputs = calling.inputs_for(spec, ex)
     # setup() gives ctx a state only when the spec has one and the layer takes it
     state = None if ctx.state is None else ex.values[cast(Arg, spec.state).name]
-    out = calling.forward(spec, layer, [x.copy() for x in inputs], state)
+    carry = tuple(ex.values[a.name] for a in spec.carry) if ctx.carry else ()
+    out = calling.forward(spec, layer, [x.copy() for x in inputs], state, carry=carry)
     raw = calling.backward(spec, layer, calling.copied(ex.dout))
     grads = calling.snapshot(raw)
     held = [p for p in getattr(layer, "params", []) if isinstance(p, np.ndarray)]
     prec = precision_for(least_precise([out, *raw.values(), *held, *_held_arrays(layer)], np.dtype(np.float64)))
-    f = calling.objective(spec, layer, inputs, state, ex.dout)
+    f = calling.objective(spec, layer, inputs, state, ex.dout, carry)
     plist = getattr(layer, "params", [])
     conv = _fd_convention(ctx, out, ex.values, prec)
     if conv is not None:

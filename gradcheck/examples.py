@@ -111,10 +111,8 @@ def make_example(
             values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
             if onehot and (values[arg.name] == IGNORE_LABEL).any():
                 raise ValueError("one-hot labels cannot mark ignored positions; pass labels without ignore_label")
-        elif (arg is spec.state and spec.kind == "model") or arg in spec.carry:
-            # A model starts from zeros after reset_state(); a carry (TimeLSTM's c) from
-            # zeros after set_state(h) with no c. Stateful chunks set random ones.
-            values[arg.name] = np.zeros(shape, dtype=dtype)
+        elif arg in spec.states and spec.kind == "model":
+            values[arg.name] = np.zeros(shape, dtype=dtype)  # a model starts from zeros after reset_state()
         else:
             values[arg.name] = float_values(arg, shape, rng).astype(dtype)
     if extreme and spec.kind == "loss":

@@ -183,11 +183,12 @@ def check_reuse(ctx: Context) -> list[Finding]:
         what = ", ".join(f"{k}={other.dims[k]}" for k in ("N", "T") if k in other.dims)
         inputs = calling.inputs_for(spec, other, other.values)
         state = None if ctx.state is None else other.values[spec.state.name]  # type: ignore[union-attr]
+        carry = tuple(other.values[a.name] for a in spec.carry) if ctx.carry else ()
         try:
-            ctx.run(ctx.layer, inputs, state, other.dout)
+            ctx.run(ctx.layer, inputs, state, other.dout, carry)
         except LayerError as err:
             try:
-                ctx.run(ctx.fresh(), inputs, state, other.dout)
+                ctx.run(ctx.fresh(), inputs, state, other.dout, carry)
             except LayerError as fresh_err:
                 return [
                     Finding("crash", "fail", f"{fresh_err} (on an example with {what}, also on a fresh instance)"),

@@ -30,8 +30,9 @@ def check_cell(ctx: Context) -> list[Finding]:
     cell = SPECS[spec.cell]
     dims = {**ctx.ex.dims, "T": 1}
     ex = make_example(spec, dims, ctx.ex.seed, ctx.ex.dtype)
-    if ctx.no_set_state:  # such a layer runs from zeros: the cell gets h_prev = 0
-        ex.values[cast(Arg, spec.state).name] = np.zeros_like(ex.values[cast(Arg, spec.state).name])
+    if ctx.no_set_state:  # such a layer runs from zeros: the cell gets h_prev = 0 (and c_prev)
+        for arg in spec.states:
+            ex.values[arg.name] = np.zeros_like(ex.values[arg.name])
     time_args = [*spec.params, *spec.inputs, *spec.states]
     cell_args = [*cell.params, *cell.inputs]
     at0 = {c.name: _step0(t, ex.values[t.name]) for t, c in zip(time_args, cell_args, strict=True)}
@@ -137,6 +138,7 @@ def _ctx_for(ctx: Context, ex: Example) -> Context:
     sub.inputs = calling.inputs_for(ctx.spec, ex)
     has_state = ctx.spec.state is not None and ctx.spec.kind != "model" and not ctx.no_set_state
     sub.state = ex.values[cast(Arg, ctx.spec.state).name] if has_state else None
+    sub.carry = tuple(ex.values[a.name] for a in ctx.spec.carry) if has_state else ()
     return sub
 
 
@@ -266,14 +268,14 @@ def check_state_methods(ctx: Context) -> list[Finding]:
         return _model_reset(ctx)
     assert ctx.oracle is not None  # setup() sets ctx.ref only from the oracle
     zeros_ref = ctx.oracle.forward(
-        spec, {**ctx.values, spec.state.name: np.zeros(shape_of(spec.state, ex.dims))}, ex.dims, ctx.bucket
+        spec, {**ctx.values, **{a.name: np.zeros(shape_of(a, ex.dims)) for a in spec.states}}, ex.dims, ctx.bucket
     )
     inputs = ctx.inputs
 
     def run_then_set_state_or_forward(layer) -> None:
         calling.method(layer, "forward", *[x.copy() for x in inputs])
         if ctx.state is not None:
-            calling.method(layer, "set_state", ctx.state.copy())
+            calling.method(layer, "set_state", ctx.state.copy(), *(c.copy() for c in ctx.carry))
 
     def starts_from_zeros(check: str, stateful: bool, prepare, message: str) -> list[Finding]:
         layer = ctx.fresh(stateful=stateful)
@@ -283,7 +285,7 @@ def check_state_methods(ctx: Context) -> list[Finding]:
         return [] if c.ok else [Finding(check, "fail", f"{message} ({c.ratio:.3g}x the tolerance)")]
 
     def run_then_reset(layer) -> None:
-        calling.forward(spec, layer, [x.copy() for x in inputs], ctx.state)
+        calling.forward(spec, layer, [x.copy() for x in inputs], ctx.state, carry=ctx.carry)
         calling.method(layer, "reset_state")
 
     if not calling.has(ctx.layer, "reset_state"):

@@ -21,7 +21,12 @@ pytestmark = pytest.mark.skipif(not (BOOK / "common" / "time_layers.py").is_file
 # layer -> {check: status} for every check that does not pass: the named conventions.
 TIME_LAYERS = {
     "RNN": {},
+    "LSTM": {},
+    "GRU": {},
     "TimeRNN": {"dtype": "warn"},  # computes in float32 whatever it is given (np.empty(..., dtype='f'))
+    "TimeLSTM": {"dtype": "warn"},
+    "TimeGRU": {"dtype": "warn"},
+    "TimeBiLSTM": {"dtype": "warn"},
     "TimeEmbedding": {"dtype": "warn"},
     "TimeAffine": {},
     "TimeSoftmaxWithLoss": {
@@ -48,6 +53,7 @@ LAYERS = {
 # The runs whose only failures are the book's real bugs (exit 1, every other layer passes).
 BOOK_BUGS = {"time_layers": {"Simple_TimeAffine"}}
 SIMPLE_RNNLM = {"SimpleRnnlm": {"repeatable": "warn", "mask": "warn"}}  # its loss layer's two conventions
+RNNLM = {"Rnnlm": {"repeatable": "warn", "mask": "warn"}}  # ch06: the same loss layer
 
 
 def gradcheck(tmp: Path, name: str, *args: str) -> subprocess.Popen:
@@ -58,7 +64,7 @@ def gradcheck(tmp: Path, name: str, *args: str) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, tuple[int, str, dict]]:
-    """The four runs, side by side: (exit code, stdout, JSON report)."""
+    """The runs, side by side: (exit code, stdout, JSON report)."""
     tmp = tmp_path_factory.mktemp("book")
     procs = {
         "time_layers": gradcheck(tmp, "time_layers", "common.time_layers"),
@@ -67,6 +73,8 @@ def runs(tmp_path_factory) -> dict[str, tuple[int, str, dict]]:
         "ch05_strict": gradcheck(tmp, "ch05_strict", "ch05/simple_rnnlm.py", "--strict"),
         "layers": gradcheck(tmp, "layers", "common.layers"),
         "layers_strict": gradcheck(tmp, "layers_strict", "common.layers", "--strict"),
+        "ch06": gradcheck(tmp, "ch06", "ch06/rnnlm.py"),
+        "ch06_strict": gradcheck(tmp, "ch06_strict", "ch06/rnnlm.py", "--strict"),
     }
     done = {}
     for name, p in procs.items():
@@ -82,7 +90,7 @@ def not_passing(report: dict) -> dict[str, dict[str, str]]:
     }
 
 
-RUNS = [("time_layers", TIME_LAYERS), ("ch05", SIMPLE_RNNLM), ("layers", LAYERS)]
+RUNS = [("time_layers", TIME_LAYERS), ("ch05", SIMPLE_RNNLM), ("layers", LAYERS), ("ch06", RNNLM)]
 
 
 @pytest.mark.parametrize(("run", "expected"), RUNS)

@@ -51,12 +51,20 @@ import numpy as np
 
 import rnnref
 
-__all__ = ["CATALOGUE", "Mutant", "MutantEditError", "SimpleRnnlm64", "edit", "reference"]
+__all__ = ["CATALOGUE", "Mutant", "MutantEditError", "Rnnlm64", "SimpleRnnlm64", "edit", "reference"]
 
 
 class SimpleRnnlm64(rnnref.SimpleRnnlm):
     """rnnref.SimpleRnnlm built in float64 by default, so the model is checked at
     float64 tolerances (the checker builds models as `cls(V, D, H)`)."""
+
+    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, **kw) -> None:
+        kw.setdefault("dtype", np.float64)
+        super().__init__(vocab_size, wordvec_size, hidden_size, **kw)
+
+
+class Rnnlm64(rnnref.Rnnlm):
+    """rnnref.Rnnlm built in float64 by default, like SimpleRnnlm64."""
 
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, **kw) -> None:
         kw.setdefault("dtype", np.float64)
@@ -82,6 +90,12 @@ def reference() -> dict[str, type]:
         "SigmoidWithLoss": rnnref.SigmoidWithLoss,
         "TimeSigmoidWithLoss": rnnref.TimeSigmoidWithLoss,
         "SimpleRnnlm": SimpleRnnlm64,
+        "LSTM": rnnref.LSTM,
+        "GRU": rnnref.GRU,
+        "TimeLSTM": rnnref.TimeLSTM,
+        "TimeGRU": rnnref.TimeGRU,
+        "TimeBiLSTM": rnnref.TimeBiLSTM,
+        "Rnnlm": Rnnlm64,
     }
 
 

@@ -54,3 +54,20 @@ MUTANTS: list[Mutant] = [
         description="reset_state clears the RNN's .dh, not its state",
     ),
 ]
+
+MUTANTS += [
+    edit(
+        "Rnnlm", "__init__",
+        old="stateful=True,",
+        new="stateful=False,  # BUG: the model carries h and c between chunks",
+        name="rnnlm-not-stateful", family="model's TimeRNN not stateful", layers=("Rnnlm",),
+        description="Rnnlm's TimeLSTM is built with stateful=False",
+    ),
+    edit(
+        "Rnnlm", "reset_state",
+        old="layer.reset_state()",
+        new="layer.h = None  # BUG: c is kept",
+        name="rnnlm-reset-keeps-c", family="reset_state broken", layers=("Rnnlm",),
+        description="reset_state clears the LSTM's h but not its c",
+    ),
+]

@@ -1,4 +1,5 @@
-"""Mutants of the recurrent layers: RNN (one step) and TimeRNN.
+"""Mutants of the recurrent layers: RNN (one step) and TimeRNN, LSTM, GRU, their
+Time forms and TimeBiLSTM.
 
 RNN's arithmetic lives in `_forward` / `_backward` (its public forward and backward
 check the arguments and call them), so the cell's bugs edit those. TimeRNN builds
@@ -238,5 +239,91 @@ MUTANTS: list[Mutant] = [
         new='self.h0 = float_array("h", h, ("N", Wx.shape[1])).astype(Wx.dtype, copy=True)  # BUG: self.h0, not self.h',
         name="time-rnn-set-state-ignored", family="set_state ignored", layers=_TIME,
         description="set_state stores h where forward never looks",
+    ),
+]
+
+_LSTM, _TIME_LSTM, _GRU, _TIME_GRU, _BI = ("LSTM",), ("TimeLSTM",), ("GRU",), ("TimeGRU",), ("TimeBiLSTM",)
+
+# --- the gated family: LSTM, GRU, their Time forms, TimeBiLSTM ---
+# A Time layer's mutants edit the loop TimeLSTM and TimeGRU share (_TimeGated) but
+# replace only the layer named, which keeps rnnref's correct cell.
+MUTANTS += [
+    edit(
+        "LSTM", "_forward",
+        old="f, i, o = sigmoid(A[:, :H]), sigmoid(A[:, 2 * H : 3 * H]), sigmoid(A[:, 3 * H :])",
+        new="f, i, o = sigmoid(A[:, 2 * H : 3 * H]), sigmoid(A[:, :H]), sigmoid(A[:, 3 * H :])  # BUG: f, i swapped",
+        name="lstm-gate-order", family="LSTM gate slices in the wrong order", layers=_LSTM,
+        description="forward reads f from i's block and i from f's (the book's order is f, g, i, o)",
+    ),
+    edit(
+        "LSTM", "_forward",
+        old="c_next = f * c_prev + g * i",
+        new="c_next = f * (c_prev + g * i)  # BUG: the forget gate applied to the new c",
+        name="lstm-forget-gate-on-new-c", family="LSTM forget gate misplaced", layers=_LSTM,
+        description="c_next = f * (c_prev + g * i): the forget gate also scales the new input",
+    ),
+    edit(
+        "LSTM", "_backward",
+        old="ds = dc_next + dh_next * o * (1 - tanh_c**2)",
+        new="ds = dc_next + dh_next * o * (1 - np.tanh(c_prev) ** 2)  # BUG: tanh' of c_next, not c_prev",
+        name="lstm-tanh-derivative-of-c-prev", family="wrong derivative", layers=_LSTM,
+        description="the derivative of tanh(c_next) taken at c_prev",
+    ),
+    edit(
+        "LSTM", "_backward",
+        old="return dA @ Wx.T, dA @ Wh.T, ds * f",
+        new="return dA @ Wx.T, dA @ Wh.T, ds  # BUG: dc_prev = ds * f",
+        name="lstm-dc-prev-without-f", family="wrong derivative", layers=_LSTM,
+        description="dc_prev returned as ds, without the forget gate",
+    ),
+    edit(
+        "TimeLSTM", "backward",
+        old="dx, *dstates = layer._backward(dhs[:, t, :] + dstates[0], *dstates[1:])",
+        new="dx, *dstates = layer._backward(dhs[:, t, :] + dstates[0], *(0 * d for d in dstates[1:]))"
+        "  # BUG: dc not carried",
+        name="time-lstm-dc-not-carried", family="cell-state gradient not carried back", layers=_TIME_LSTM,
+        description="each step gets dc = 0 from step t+1: the c path of BPTT is cut",
+    ),
+    edit(
+        "TimeLSTM", "set_state",
+        old='self.c = None if c is None else float_array("c", c, self.h.shape).astype(Wh.dtype, copy=True)',
+        new="self.c = None  # BUG: the c given is dropped",
+        name="time-lstm-set-state-drops-c", family="set_state ignored", layers=_TIME_LSTM,
+        description="set_state(h, c) keeps h but starts c from zeros",
+    ),
+    edit(
+        "GRU", "_forward",
+        old="return (1 - z) * h_prev + z * h_hat",
+        new="return z * h_prev + (1 - z) * h_hat  # BUG: (1 - z) on the wrong term",
+        name="gru-one-minus-z-swapped", family="GRU update gate on the wrong term", layers=_GRU,
+        description="h_next = z * h_prev + (1 - z) * h~ in forward (backward unchanged)",
+    ),
+    edit(
+        "GRU", "_backward",
+        old="(r * h_prev).T @ dh_hat_pre))",
+        new="h_prev.T @ dh_hat_pre))  # BUG: Whh multiplies r * h_prev",
+        name="gru-dwhh-without-r", family="wrong derivative", layers=_GRU,
+        description="dWh's h~ block computed from h_prev instead of r * h_prev",
+    ),
+    edit(
+        "TimeGRU", "backward",
+        old="dx, *dstates = layer._backward(dhs[:, t, :] + dstates[0], *dstates[1:])",
+        new="dx, *dstates = layer._backward(dhs[:, t, :], *dstates[1:])  # BUG: + dh from step t+1 forgotten",
+        name="time-gru-dh-not-carried", family="hidden-state gradient not carried back", layers=_TIME_GRU,
+        description="each step gets dhs[:, t] only, not the gradient from step t+1",
+    ),
+    edit(
+        "TimeBiLSTM", "backward",
+        old="return dxs + self.backward_lstm.backward(dhs[:, ::-1, H:])[:, ::-1]",
+        new="return dxs + self.backward_lstm.backward(dhs[:, ::-1, H:])  # BUG: not reversed back",
+        name="bilstm-backward-gradient-not-reversed", family="BiLSTM direction not reversed back", layers=_BI,
+        description="the backward LSTM's dxs is added in its own, reversed, time order",
+    ),
+    edit(
+        "TimeBiLSTM", "forward",
+        old="out_b = self.backward_lstm.forward(np.asarray(xs)[:, ::-1])[:, ::-1]",
+        new="out_b = self.backward_lstm.forward(np.asarray(xs)[:, ::-1])  # BUG: not reversed back",
+        name="bilstm-output-not-reversed", family="BiLSTM direction not reversed back", layers=_BI,
+        description="the backward LSTM's outputs are concatenated in reversed time order",
     ),
 ]
