@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .base import IGNORE_LABEL, PAD_LABEL, Arg, Convention, Spec
+from .base import IGNORE_LABEL, PAD_LABEL, Arg, ArgKind, Convention, Spec
 
 # The book's cross_entropy_error takes log(y + 1e-7), not log(y).
 BOOK_LOG_EPS = 1e-7
@@ -77,62 +77,38 @@ SOFTMAX_EPS = Convention("log(y+1e-7)", softmax_cross_entropy_book_eps, _EPS_MES
 SIGMOID_EPS = Convention("log(y+1e-7)", sigmoid_cross_entropy_book_eps, _EPS_MESSAGE)
 
 
-def _classes(name, axes):
-    return Arg(name, axes, "classes", PAD_LABEL)
+def mean_loss(name: str, logits: Arg, labels: Arg, fn, conventions=()) -> Spec:
+    """A loss that averages over its positions: forward(logits, labels) -> a scalar,
+    backward(dout) -> dlogits; no params."""
+    return Spec(
+        name,
+        params=(),
+        inputs=(logits, labels),
+        output_axes=(),
+        fn=fn,
+        kind="loss",
+        returns=(logits.name,),
+        conventions=tuple(conventions),
+    )
 
 
-def _binary(name, axes):
-    return Arg(name, axes, "binary", PAD_LABEL)
+def _softmax_loss(name: str, x: str, t: str, axes: tuple[str, ...], kind: ArgKind, conventions=()) -> Spec:
+    """Softmax cross-entropy over class ids of `axes` (logits `axes` + V; padded classes -inf)."""
+    pad = IGNORE_LABEL if kind == "labels" else PAD_LABEL
+    logits = Arg(x, (*axes, "V"), "float", pad=-jnp.inf)
+    return mean_loss(name, logits, Arg(t, axes, kind, pad), softmax_cross_entropy, conventions)
+
+
+def _sigmoid_loss(name: str, x: str, t: str, axes: tuple[str, ...]) -> Spec:
+    """Binary cross-entropy of sigmoid(logits) over 0/1 labels of `axes`."""
+    logits = Arg(x, axes, "float")
+    return mean_loss(name, logits, Arg(t, axes, "binary", PAD_LABEL), sigmoid_cross_entropy, (SIGMOID_EPS,))
 
 
 SPECS = (
-    Spec(
-        "TimeSoftmaxWithLoss",
-        params=(),
-        inputs=(Arg("xs", ("N", "T", "V"), "float", pad=-jnp.inf), Arg("ts", ("N", "T"), "labels", IGNORE_LABEL)),
-        output_axes=(),
-        fn=softmax_cross_entropy,
-        kind="loss",
-        returns=("xs",),
-    ),
-    Spec(
-        "SoftmaxWithLoss",
-        params=(),
-        inputs=(Arg("x", ("N", "V"), "float", pad=-jnp.inf), _classes("t", ("N",))),
-        output_axes=(),
-        fn=softmax_cross_entropy,
-        kind="loss",
-        returns=("x",),
-        conventions=(SOFTMAX_EPS,),
-    ),
-    Spec(
-        "Simple_TimeSoftmaxWithLoss",
-        params=(),
-        inputs=(Arg("xs", ("N", "T", "V"), "float", pad=-jnp.inf), _classes("ts", ("N", "T"))),
-        output_axes=(),
-        fn=softmax_cross_entropy,
-        kind="loss",
-        returns=("xs",),
-        conventions=(SOFTMAX_EPS,),
-    ),
-    Spec(
-        "SigmoidWithLoss",
-        params=(),
-        inputs=(Arg("x", ("N",), "float"), _binary("t", ("N",))),
-        output_axes=(),
-        fn=sigmoid_cross_entropy,
-        kind="loss",
-        returns=("x",),
-        conventions=(SIGMOID_EPS,),
-    ),
-    Spec(
-        "TimeSigmoidWithLoss",
-        params=(),
-        inputs=(Arg("xs", ("N", "T"), "float"), _binary("ts", ("N", "T"))),
-        output_axes=(),
-        fn=sigmoid_cross_entropy,
-        kind="loss",
-        returns=("xs",),
-        conventions=(SIGMOID_EPS,),
-    ),
+    _softmax_loss("TimeSoftmaxWithLoss", "xs", "ts", ("N", "T"), "labels"),
+    _softmax_loss("SoftmaxWithLoss", "x", "t", ("N",), "classes", (SOFTMAX_EPS,)),
+    _softmax_loss("Simple_TimeSoftmaxWithLoss", "xs", "ts", ("N", "T"), "classes", (SOFTMAX_EPS,)),
+    _sigmoid_loss("SigmoidWithLoss", "x", "t", ("N",)),
+    _sigmoid_loss("TimeSigmoidWithLoss", "xs", "ts", ("N", "T")),
 )
