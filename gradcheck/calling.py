@@ -159,7 +159,7 @@ def inputs_for(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None 
     out = []
     for arg in spec.inputs:
         v = values[arg.name].copy()
-        if arg.kind == "labels" and ex.onehot:
+        if arg.onehot_ok and ex.onehot:
             v = onehot_labels(v, ex.dims["V"])
         out.append(v)
     return out
@@ -221,6 +221,14 @@ def backward(spec: Spec, layer: Layer, dout: object) -> dict[str, object]:
             )
         grads.update(zip(spec.returns, ret, strict=True))
     glist = getattr(layer, "grads", None)
+    if glist is None and spec.params:
+        raise LayerError(
+            "backward",
+            None,
+            f"the layer has no `grads` list; the book's protocol keeps `params` and `grads` lists "
+            f"({', '.join(a.name for a in spec.params)}; d{', d'.join(a.name for a in spec.params)}), "
+            "which optimizers and models read: attributes such as self.dW are not",
+        )
     # A tuple of arrays written in place works with the book's optimizers too.
     plist = getattr(layer, "params", None)
     n_params = len(plist) if isinstance(plist, (list, tuple)) else len(spec.params)

@@ -93,7 +93,8 @@ def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
     p.add_argument(
         "--strict",
         action="store_true",
-        help="warnings (downcast, non-repeatable backward, non-finite on extreme inputs) fail",
+        help="warnings (downcast, non-repeatable backward, non-finite on extreme inputs, "
+        "a loss of log(y + 1e-7)) fail",
     )
     p.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON")
     p.add_argument("--junit", metavar="PATH", default=None, help="write JUnit XML: one test case per layer and check")
@@ -165,7 +166,9 @@ def parser() -> argparse.ArgumentParser:
         help="check your own layers (a .py file or module)",
         epilog=EPILOG,
         description="Check the classes named like the book's layers (RNN, TimeRNN, TimeEmbedding, "
-        "TimeAffine, TimeSoftmaxWithLoss, SimpleRnnlm, Affine, Embedding) found in TARGET. Layers are "
+        "TimeAffine, TimeSoftmaxWithLoss, SimpleRnnlm, Affine, Embedding, MatMul, Softmax, Sigmoid, "
+        "SoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, Simple_TimeSoftmaxWithLoss, "
+        "Simple_TimeAffine) found in TARGET. Layers are "
         "built the way the book's constructors take their arguments: TimeRNN(Wx, Wh, b, stateful=...), "
         "SimpleRnnlm(vocab_size, wordvec_size, hidden_size), ...",
     )

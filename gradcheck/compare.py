@@ -59,6 +59,14 @@ def _precision(dtype: type[np.floating]) -> Precision:
 # far below fd_rtol in float64). Only a disagreement that survives that is reported.
 FD_REFINE = 4.0
 
+# A loss that follows a convention such as log(p + 1e-7) is matched against the
+# convention's spec with a scale of at least 1 (`compare(..., scale_floor=)`): in
+# float32, p + 1e-7 is rounded at the precision of p <= 1 (1 + 1e-7 becomes
+# 1 + 1.19e-7), so a position with p near 1 carries an absolute error of up to
+# eps, however small the loss (-log(1 + 1e-7) = -1e-7 exactly, -1.19e-7 in float32).
+# Matching the exact spec keeps the loss's own scale.
+CONVENTION_LOSS_SCALE = 1.0
+
 PRECISIONS: dict[np.dtype, Precision] = {np.dtype(t): _precision(t) for t in (np.float64, np.float32)}
 
 
@@ -100,8 +108,11 @@ class Comparison:
     size: int = 0
 
 
-def compare(actual: object, expected: np.ndarray, rtol: float, *, n_worst: int = 3) -> Comparison:
-    """Entrywise |a - e| <= rtol * (|e| + scale), scale = max(|e|, |a|) over the tensor.
+def compare(
+    actual: object, expected: np.ndarray, rtol: float, *, n_worst: int = 3, scale_floor: float = 0.0
+) -> Comparison:
+    """Entrywise |a - e| <= rtol * (|e| + scale), scale = max(|e|, |a|) over the tensor,
+    and at least `scale_floor` (see CONVENTION_LOSS_SCALE).
 
     Non-finite actual values fail unless expected has the same value there.
     """
@@ -116,7 +127,11 @@ def compare(actual: object, expected: np.ndarray, rtol: float, *, n_worst: int =
         return Comparison(True, 0.0)
     finite = np.isfinite(a) & np.isfinite(expected)
     same_nonfinite = ~finite & (a == expected)
-    scale = max(float(np.max(np.abs(np.where(finite, a, 0)))), float(np.max(np.abs(np.where(finite, expected, 0)))))
+    scale = max(
+        scale_floor,
+        float(np.max(np.abs(np.where(finite, a, 0)))),
+        float(np.max(np.abs(np.where(finite, expected, 0)))),
+    )
     allowed = rtol * (np.abs(np.where(finite, expected, 0)) + scale)
     err = np.where(finite, np.abs(a - expected), np.where(same_nonfinite, 0.0, np.inf))
     with np.errstate(divide="ignore", invalid="ignore"):

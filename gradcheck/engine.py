@@ -148,7 +148,7 @@ def value_checks(spec: Spec) -> list[str]:
         names.append("cell")
     if spec.state is not None:
         names += ["stateful", "state-reset"]
-    if spec.kind in ("loss", "model"):
+    if spec.kind in ("loss", "model") and spec.labels is not None and spec.labels.onehot_ok:
         names.append("mask")
     if spec.kind == "loss":
         names.append("extreme")

@@ -85,9 +85,9 @@ def make_example(
 ) -> Example:
     """Build an example of `spec` at `dims`; float values from `seed`.
 
-    tokens / labels: (N, T) ints to use instead of drawing them (labels may hold
-    IGNORE_LABEL). extreme: losses get logits of +-1e4 at some positions, to show a
-    softmax that overflows. plan: stateful steps (default: two chunks when T >= 2).
+    tokens / labels: ints of the arg's shape to use instead of drawing them (labels
+    of kind "labels" may hold IGNORE_LABEL). extreme: losses get logits of +-1e4 at
+    some positions, to show a softmax that overflows. plan: stateful steps (default: two chunks when T >= 2).
     """
     missing = [a for a in spec.letters if a not in dims]
     if missing:
@@ -101,9 +101,13 @@ def make_example(
         if arg.kind == "tokens":
             v = tokens if tokens is not None else rng.integers(0, dims["V"], size=shape)
             values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
-        elif arg.kind == "labels":
-            # One-hot rows cannot say "ignored", so one-hot examples ignore nothing.
-            v = labels if labels is not None else random_labels(rng, shape, dims["V"], "none" if onehot else "random")
+        elif arg.is_label:
+            if labels is not None:
+                v = labels
+            elif arg.kind == "binary":
+                v = rng.integers(0, 2, size=shape)
+            else:  # One-hot rows cannot say "ignored", so one-hot examples ignore nothing.
+                v = random_labels(rng, shape, dims["V"], "random" if arg.has_ignore_label and not onehot else "none")
             values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
             if onehot and (values[arg.name] == IGNORE_LABEL).any():
                 raise ValueError("one-hot labels cannot mark ignored positions; pass labels without ignore_label")
@@ -112,9 +116,10 @@ def make_example(
         else:
             values[arg.name] = float_values(arg, shape, rng).astype(dtype)
     if extreme and spec.kind == "loss":
-        xs = values["xs"]
+        logits = spec.inputs[0].name
+        xs = values[logits]
         big = rng.random(xs.shape) < 0.3
-        values["xs"] = np.where(big, np.sign(xs) * 1e4, xs).astype(dtype)
+        values[logits] = np.where(big, np.sign(xs) * 1e4, xs).astype(dtype)
     if spec.kind in ("loss", "model"):
         dout: np.ndarray | float = loss_cotangent(rng)
     else:
@@ -177,7 +182,7 @@ def default_plan(T: int, rng: np.random.Generator) -> list[PlanStep]:
 
 
 def onehot_labels(ts: np.ndarray, V: int) -> np.ndarray:
-    """(N, T) labels -> (N, T, V) one-hot; ignored positions stay ignorable only as
+    """(...) labels -> (..., V) one-hot; ignored positions stay ignorable only as
     int labels, so callers pass one-hot only where nothing is ignored."""
     out = np.zeros((*ts.shape, V), dtype=np.int64)
     np.put_along_axis(out, np.where(ts >= 0, ts, 0)[..., None], 1, axis=-1)

@@ -132,6 +132,20 @@ def labels_NT(
     return draw()
 
 
+def label_arrays(kind: str, shape: tuple[int, ...], V: int) -> st.SearchStrategy[np.ndarray]:
+    """Labels of a spec's label kind (see gradcheck.specs.base): "labels" (N, T) with
+    ignore_label patterns, counting at least one position; "classes" in [0, V);
+    "binary" in {0, 1}."""
+    if kind == "labels":
+        if len(shape) != 2:
+            raise ValueError(f"labels with ignore_label are (N, T); got shape {shape}")
+        return labels_NT(*shape, V, patterns=PRIMARY_MASK_PATTERNS, min_counted=1)
+    if kind not in ("classes", "binary"):
+        raise ValueError(f"unknown label kind {kind!r}; use labels, classes or binary")
+    _positive(V=V, **{f"extent {i}": n for i, n in enumerate(shape)})
+    return hnp.arrays(np.int64, shape, elements=st.integers(0, (V if kind == "classes" else 2) - 1))
+
+
 def stateful_plans(T: int, *, allow_set_state: bool = True) -> st.SearchStrategy[list[PlanStep]]:
     """A sequence of T steps split into chunks, with reset_state() and
     set_state(h) calls between chunks: [("forward", k), ("reset",), ...]."""
@@ -188,14 +202,11 @@ def examples(
             tokens = tokens[:, 0]
         # Primary examples count at least one label: every label ignored is a probe
         # of the mask check alone (a 0/0 loss there is a convention, one warning).
-        labels = (
-            data(labels_NT(d["N"], d["T"], d["V"], patterns=PRIMARY_MASK_PATTERNS, min_counted=1))
-            if "labels" in kinds
-            else None
-        )
+        lab = spec.labels
+        labels = None if lab is None else data(label_arrays(lab.kind, tuple(d[a] for a in lab.axes), d.get("V", 2)))
         # Drawn whatever the labels, so an example with ignored labels takes as many
         # draws as one without, and shrinking can move freely between them.
-        wants_onehot = data(st.booleans()) if labels is not None else False
+        wants_onehot = data(st.booleans()) if lab is not None and lab.onehot_ok else False
         onehot = wants_onehot and bool((labels != IGNORE_LABEL).all())
         plan = data(stateful_plans(d["T"], allow_set_state=spec.kind != "model")) if spec.state is not None else None
         ex = make_example(

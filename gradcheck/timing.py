@@ -8,7 +8,7 @@ import numpy as np
 
 from . import calling
 from .calling import LayerError
-from .checks import Context, differing, grad_name
+from .checks import Context, convention_of, differing, grad_name
 from .compare import compare
 from .examples import Example, make_example, shape_of
 from .findings import Finding, from_comparison, pair
@@ -65,7 +65,9 @@ def check_cell(ctx: Context) -> list[Finding]:
             c_grads = calling.snapshot(calling.backward(cell, c_layer, cell_ex.dout))
         except LayerError as err:  # the cell's own check reports it; this layer is not to blame
             if not refs:
-                return [Finding("cell", "skip", f"the target's {cell.name} cannot run ({err}): nothing to compare with")]
+                return [
+                    Finding("cell", "skip", f"the target's {cell.name} cannot run ({err}): nothing to compare with")
+                ]
             note = f"; the target's {cell.name} was not consulted: it cannot run ({err})"
         else:
             c_out = _first_output(cell, c_out)
@@ -341,15 +343,21 @@ def _model_reset(ctx: Context) -> list[Finding]:
 
 def check_mask(ctx: Context) -> list[Finding]:
     """Ignored positions: zero gradient, no effect on the loss; all ignored gives
-    loss 0 and zero gradient; one-hot labels mean the same as their int labels."""
+    loss 0 and zero gradient; one-hot labels mean the same as their int labels.
+    Asks the spec's label arg: the ignore-label probes need kind "labels", the
+    one-hot probe any class ids; binary labels have neither."""
     spec, ex = ctx.spec, ctx.ex
-    if spec.kind not in ("loss", "model"):
+    lab = spec.labels
+    if spec.kind not in ("loss", "model") or lab is None or not lab.onehot_ok:
         return []
-    ts = ctx.values["ts"]
+    if not lab.has_ignore_label:
+        return _onehot_same(ctx) or [Finding("mask", "pass", "one-hot labels give the same as int labels")]
+    logits = spec.inputs[0].name
+    ts = ctx.values[lab.name]
     ignored = ts == IGNORE_LABEL
     findings = []
     if spec.kind == "loss" and ignored.any():
-        g = cast(np.ndarray, ctx.grads["xs"])  # None (backward gave no dxs) fails below, as before
+        g = cast(np.ndarray, ctx.grads[logits])  # None (backward gave no dxs) fails below, as before
         rows = np.abs(g).max(axis=-1) * ignored
         if rows.max() > 0:
             n, t = (int(i) for i in np.unravel_index(np.argmax(rows), rows.shape))
@@ -358,7 +366,7 @@ def check_mask(ctx: Context) -> list[Finding]:
                     "mask", "fail", f"dxs is non-zero at ignored position (n={n}, t={t}): max |dxs| {rows.max():.3g}"
                 )
             )
-        xs2 = ctx.values["xs"].copy()
+        xs2 = ctx.values[logits].copy()
         xs2[ignored] += np.asarray(3.0, dtype=xs2.dtype)
         loss2 = calling.forward(spec, ctx.fresh(), [xs2, *calling.inputs_for(spec, ex, ctx.values)[1:]], None)
         c = compare(loss2, ctx.out, ctx.prec.analytic)
@@ -375,16 +383,23 @@ def check_mask(ctx: Context) -> list[Finding]:
     if spec.kind == "loss" and ignored.any() and hasattr(ctx.layer, "ignore_label"):
         findings += _other_ignore_label(ctx, ignored)
     findings += _all_ignored(ctx)
-    if not ignored.any() and not ex.onehot:
-        sub = Example(spec.name, ex.dims, ctx.values, ex.dout, ex.seed, ex.dtype, onehot=True)
-        r = Context.run(_ctx_for(ctx, sub), ctx.fresh(), inputs=calling.inputs_for(spec, sub, ctx.values))
-        c = compare(r.out, ctx.out, ctx.prec.analytic)
-        bad = ([] if c.ok else ["loss"]) + differing(spec, r.grads, ctx.grads, ctx.prec.analytic)
-        if bad:
-            findings.append(
-                Finding("mask", "fail", f"one-hot labels give a different {', '.join(bad)} than the same int labels")
-            )
+    if not ignored.any():
+        findings += _onehot_same(ctx)
     return findings or [Finding("mask", "pass", "ignore_label masked; all-ignored gives 0; one-hot same as ints")]
+
+
+def _onehot_same(ctx: Context) -> list[Finding]:
+    """The example's int labels passed one-hot give the same loss and gradients."""
+    spec, ex = ctx.spec, ctx.ex
+    if ex.onehot:
+        return []
+    sub = Example(spec.name, ex.dims, ctx.values, ex.dout, ex.seed, ex.dtype, onehot=True)
+    r = Context.run(_ctx_for(ctx, sub), ctx.fresh(), inputs=calling.inputs_for(spec, sub, ctx.values))
+    c = compare(r.out, ctx.out, ctx.prec.analytic)
+    bad = ([] if c.ok else ["loss"]) + differing(spec, r.grads, ctx.grads, ctx.prec.analytic)
+    if bad:
+        return [Finding("mask", "fail", f"one-hot labels give a different {', '.join(bad)} than the same int labels")]
+    return []
 
 
 def _all_ignored(ctx: Context) -> list[Finding]:
@@ -392,7 +407,8 @@ def _all_ignored(ctx: Context) -> list[Finding]:
     (NaN gradients with it) is the book's and PyTorch's mean over no positions: a
     convention, one warning; anything else finite and non-zero is wrong."""
     spec, ex = ctx.spec, ctx.ex
-    values = {**ctx.values, "ts": np.full_like(ctx.values["ts"], IGNORE_LABEL)}
+    ts = cast(Arg, spec.labels).name
+    values = {**ctx.values, ts: np.full_like(ctx.values[ts], IGNORE_LABEL)}
     inputs = [values[a.name].copy() for a in spec.inputs]
     layer = ctx.fresh()
     loss = np.asarray(calling.forward(spec, layer, inputs, None), dtype=np.float64)
@@ -434,8 +450,9 @@ def _other_ignore_label(ctx: Context, ignored: np.ndarray) -> list[Finding]:
     """The layer's `ignore_label` attribute, not a hard-coded -1, decides what is ignored."""
     layer = ctx.fresh()
     layer.ignore_label = OTHER_IGNORE_LABEL
-    ts = np.where(ignored, OTHER_IGNORE_LABEL, ctx.values["ts"])
-    loss = calling.forward(ctx.spec, layer, [ctx.values["xs"].copy(), ts], None)
+    xs, ts = (a.name for a in ctx.spec.inputs)
+    ts_other = np.where(ignored, OTHER_IGNORE_LABEL, ctx.values[ts])
+    loss = calling.forward(ctx.spec, layer, [ctx.values[xs].copy(), ts_other], None)
     c = compare(loss, ctx.out, ctx.prec.analytic)
     if c.ok:
         return []
@@ -454,7 +471,8 @@ def check_extreme(ctx: Context) -> list[Finding]:
     spec, ex = ctx.spec, ctx.ex
     if spec.kind != "loss" or ctx.oracle is None:
         return []
-    big = make_example(spec, ex.dims, ex.seed, ex.dtype, labels=ctx.values["ts"], extreme=True)
+    logits, labels = spec.inputs[0], cast(Arg, spec.labels)
+    big = make_example(spec, ex.dims, ex.seed, ex.dtype, labels=ctx.values[labels.name], extreme=True)
     big.dout = ex.dout
     layer = ctx.fresh()
     with np.errstate(all="ignore"):  # the layer's own overflow is what we report
@@ -469,16 +487,21 @@ def check_extreme(ctx: Context) -> list[Finding]:
             )
         ]
     ref = ctx.oracle(spec, big.values, ex.dout, ex.dims, ctx.bucket)
-    findings = [
-        from_comparison("extreme", "loss", (), compare(loss, ref.out, ctx.prec.analytic), "the spec with +-1e4 logits")
-    ]
+    c = compare(loss, ref.out, ctx.prec.analytic)
+    conv = None if c.ok else convention_of(ctx, loss, big.values)
+    findings = [] if conv is not None else [from_comparison("extreme", "loss", (), c, "the spec with +-1e4 logits")]
     findings.append(
         from_comparison(
             "extreme",
-            "dxs",
-            spec.inputs[0].axes,
-            compare(grads["xs"], ref.grads["xs"], ctx.prec.analytic),
+            grad_name(spec, logits.name),
+            logits.axes,
+            compare(grads[logits.name], ref.grads[logits.name], ctx.prec.analytic),
             "JAX's vjp with +-1e4 logits",
         )
     )
+    if conv is not None:
+        # The convention is plainest here: the loss stops at -log(1e-7) where the exact one is ~1e4.
+        return [Finding("extreme", "warn", f"convention {conv.name}: {conv.message}")] + [
+            f for f in findings if f.status != "pass"
+        ]
     return _one("extreme", findings, "finite and right with logits of +-1e4")

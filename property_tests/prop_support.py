@@ -17,7 +17,7 @@ import rnnref
 from gradcheck.compare import PRECISIONS, compare
 from gradcheck.examples import Example
 from gradcheck.oracle import Oracle
-from gradcheck.specs import SPECS, Spec
+from gradcheck.specs import Spec
 from gradcheck.strategies import DEFAULT_BOUNDS
 
 # The upper bounds of the default strategies, which are also what `runner.run`
@@ -57,7 +57,7 @@ def inputs_of(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None =
     out = []
     for a in spec.inputs:
         v = np.array(values[a.name], copy=True)
-        if a.kind == "labels" and ex.onehot:
+        if a.onehot_ok and ex.onehot:
             v = onehot(v, ex.dims["V"])
         out.append(v)
     return out

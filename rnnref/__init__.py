@@ -1,10 +1,24 @@
 """rnnref: a NumPy reference for the RNN language-model layers of
 "Deep Learning from Scratch 2", every backward checked by `gradcheck`."""
 
-from .functions import log_softmax, sigmoid, softmax
-from .layers import GRU, LSTM, RNN, Affine, Dropout, Embedding
+from .functions import log_sigmoid, log_softmax, sigmoid, softmax
+from .layers import (
+    GRU,
+    LSTM,
+    RNN,
+    Affine,
+    Dropout,
+    Embedding,
+    MatMul,
+    Sigmoid,
+    SigmoidWithLoss,
+    Softmax,
+    SoftmaxWithLoss,
+)
 from .models import BetterRnnlm, Rnnlm, SimpleRnnlm
 from .time_layers import (
+    Simple_TimeAffine,
+    Simple_TimeSoftmaxWithLoss,
     TimeAffine,
     TimeBiLSTM,
     TimeDropout,
@@ -12,6 +26,7 @@ from .time_layers import (
     TimeGRU,
     TimeLSTM,
     TimeRNN,
+    TimeSigmoidWithLoss,
     TimeSoftmaxWithLoss,
 )
 
@@ -23,6 +38,13 @@ __all__ = [
     "BetterRnnlm",
     "Dropout",
     "Embedding",
+    "MatMul",
+    "Sigmoid",
+    "SigmoidWithLoss",
+    "Simple_TimeAffine",
+    "Simple_TimeSoftmaxWithLoss",
+    "Softmax",
+    "SoftmaxWithLoss",
     "Rnnlm",
     "SimpleRnnlm",
     "TimeAffine",
@@ -32,7 +54,9 @@ __all__ = [
     "TimeGRU",
     "TimeLSTM",
     "TimeRNN",
+    "TimeSigmoidWithLoss",
     "TimeSoftmaxWithLoss",
+    "log_sigmoid",
     "log_softmax",
     "sigmoid",
     "softmax",

@@ -31,6 +31,43 @@ def int_array(name: str, value: object, shape: Sequence[int | str | None]) -> np
     return arr
 
 
+def any_float_array(name: str, value: object) -> np.ndarray:
+    """Return `value` as a floating ndarray of any shape (elementwise layers)."""
+    arr = _as_array(name, value)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(f"{name} must be a float array; got dtype {arr.dtype}")
+    return arr
+
+
+def class_labels(name: str, value: object, shape: Sequence[int], V: int) -> np.ndarray:
+    """Class ids of `shape` in [0, V), given as ints or one-hot rows of shape (*shape, V)
+    (the class is where a row is largest). Raises naming the first id out of range."""
+    arr = _as_array(name, value)
+    if arr.ndim == len(shape) + 1:  # one-hot labels
+        if arr.shape != (*shape, V):
+            raise ValueError(f"one-hot {name} must have shape {_fmt((*shape, V))}; got {arr.shape}")
+        arr = arr.argmax(axis=-1)
+    arr = int_array(name, arr, shape)
+    bad = (arr < 0) | (arr >= V)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} holds label {int(arr[where])} at index {where}; labels must lie in [0, {V})")
+    return arr
+
+
+def binary_labels(name: str, value: object, shape: Sequence[int]) -> np.ndarray:
+    """Labels of `shape` in {0, 1} (int or bool), as int64."""
+    arr = _as_array(name, value)
+    if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+        raise TypeError(f"{name} must be an integer array of 0s and 1s of shape {_fmt(shape)}; got dtype {arr.dtype}")
+    _check_shape(name, arr, shape)
+    bad = (arr != 0) & (arr != 1)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} holds {int(arr[where])} at index {where}; binary labels must be 0 or 1")
+    return arr.astype(np.int64)
+
+
 def same_dtype(name: str, arr: np.ndarray, dtype: np.dtype) -> None:
     if arr.dtype != dtype:
         raise TypeError(f"{name} must have the parameters' dtype {dtype}; got {arr.dtype}")

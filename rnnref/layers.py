@@ -12,10 +12,22 @@ from typing import cast
 
 import numpy as np
 
-from ._validate import float_array, int_array, same_dtype
-from .functions import sigmoid
+from ._validate import any_float_array, binary_labels, class_labels, float_array, int_array, same_dtype
+from .functions import log_sigmoid, log_softmax, sigmoid, softmax
 
-__all__ = ["GRU", "LSTM", "RNN", "Affine", "Dropout", "Embedding"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Affine",
+    "Dropout",
+    "Embedding",
+    "MatMul",
+    "Sigmoid",
+    "SigmoidWithLoss",
+    "Softmax",
+    "SoftmaxWithLoss",
+]
 
 
 class RNN:
@@ -332,3 +344,142 @@ def check_token_range(name: str, idx: np.ndarray, V: int) -> None:
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"{name} holds token id {int(idx[where])} at index {where}; ids must lie in [0, {V})")
+
+
+def _before_forward(layer: object) -> RuntimeError:
+    return RuntimeError(f"{type(layer).__name__}.backward called before forward")
+
+
+class MatMul:
+    """out = x @ W. W: (D, H). forward(x: (N, D)) -> (N, H); backward(dout: (N, H)) -> dx: (N, D)."""
+
+    def __init__(self, W: np.ndarray) -> None:
+        W = float_array("W", W, ("D", "H"))
+        self.params = [W]
+        self.grads = [np.zeros_like(W)]
+        self.x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        (W,) = self.params
+        x = float_array("x", x, ("N", W.shape[0])).astype(W.dtype, copy=False)
+        self.x = x
+        return x @ W
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self.x is None:
+            raise _before_forward(self)
+        (W,) = self.params
+        dout = float_array("dout", dout, (self.x.shape[0], W.shape[1])).astype(W.dtype, copy=False)
+        self.grads[0][...] = self.x.T @ dout
+        return dout @ W.T
+
+
+class Softmax:
+    """Softmax over the last axis. forward(x: (N, V)) -> y: (N, V), x's dtype;
+    backward(dout: (N, V)) -> dx = y * (dout - sum(dout * y, axis=-1))."""
+
+    def __init__(self) -> None:
+        self.params: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []
+        self.out: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = float_array("x", x, ("N", "V"))
+        self.out = softmax(x)
+        return self.out.copy()  # the caller may edit what we return; our cache stays
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self.out is None:
+            raise _before_forward(self)
+        y = self.out
+        dout = float_array("dout", dout, y.shape).astype(y.dtype, copy=False)
+        # The Jacobian of softmax is diag(y) - y y^T; applied to dout without building it.
+        return y * (dout - np.sum(dout * y, axis=-1, keepdims=True))
+
+
+class Sigmoid:
+    """Elementwise logistic function. forward(x: any shape float) -> y, same shape
+    and dtype; backward(dout) -> dx = dout * y * (1 - y)."""
+
+    def __init__(self) -> None:
+        self.params: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []
+        self.out: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = any_float_array("x", x)
+        self.out = sigmoid(x)
+        return self.out.copy()
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self.out is None:
+            raise _before_forward(self)
+        y = self.out
+        dout = float_array("dout", dout, y.shape).astype(y.dtype, copy=False)
+        return dout * y * (1 - y)
+
+
+class _MeanLoss:
+    """What the mean losses share: no params, a cache of (labels, what backward
+    needs), and the names and label axes their messages use (a Time form is the
+    same loss over ("N", "T"))."""
+
+    _label_axes: tuple[str, ...] = ("N",)
+    _x_name, _t_name = "x", "t"
+
+    def __init__(self) -> None:
+        self.params: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []
+        self.cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _cached(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.cache is None:
+            raise _before_forward(self)
+        return self.cache
+
+
+class SoftmaxWithLoss(_MeanLoss):
+    """Mean cross-entropy of softmax(x) against class labels (no ignore_label).
+
+    forward(x: (N, V) float, t: (N,) int or (N, V) one-hot) -> loss (0-d, x's dtype),
+    the mean over N of -log softmax(x)[t], computed through log-softmax (exact, not
+    the book's log(y + 1e-7)); backward(dout=1) -> dx = (softmax(x) - onehot(t)) * dout / N.
+    """
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        x = float_array(self._x_name, x, (*self._label_axes, "V"))
+        t = class_labels(self._t_name, t, x.shape[:-1], x.shape[-1])
+        logp = log_softmax(x)
+        picked = np.take_along_axis(logp, t[..., None], axis=-1)
+        self.cache = (t, logp)
+        return np.asarray(-np.mean(picked), dtype=x.dtype)
+
+    def backward(self, dout: float = 1) -> np.ndarray:
+        t, logp = self._cached()
+        dx = np.exp(logp)  # a new array: the cache stays untouched, backward is repeatable
+        idx = t[..., None]
+        np.put_along_axis(dx, idx, np.take_along_axis(dx, idx, axis=-1) - 1, axis=-1)
+        return dx * (np.asarray(dout, dtype=dx.dtype) / t.size)
+
+
+class SigmoidWithLoss(_MeanLoss):
+    """Mean binary cross-entropy of sigmoid(x) against labels in {0, 1}.
+
+    forward(x: (N,) float, t: (N,) int in {0, 1}) -> loss (0-d, x's dtype), the mean
+    of -log sigmoid(x) where t = 1 and -log sigmoid(-x) where t = 0, through
+    log_sigmoid (finite and exact for any finite x); backward(dout=1) ->
+    dx = (sigmoid(x) - t) * dout / N.
+    """
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        x = float_array(self._x_name, x, self._label_axes)
+        t = binary_labels(self._t_name, t, x.shape)
+        # sigmoid(-x) = 1 - sigmoid(x): the probability of the label is sigmoid(+-x).
+        signed = np.where(t == 1, x, -x)
+        self.cache = (x.copy(), t)
+        return np.asarray(-np.mean(log_sigmoid(signed)), dtype=x.dtype)
+
+    def backward(self, dout: float = 1) -> np.ndarray:
+        x, t = self._cached()
+        dx = sigmoid(x) - t.astype(x.dtype)
+        return dx * (np.asarray(dout, dtype=x.dtype) / t.size)

@@ -13,7 +13,18 @@ import numpy as np
 
 from ._validate import float_array, int_array
 from .functions import log_softmax
-from .layers import GRU, LSTM, RNN, Affine, Embedding, _dropout_ratio, _Gated, check_token_range
+from .layers import (
+    GRU,
+    LSTM,
+    RNN,
+    Affine,
+    Embedding,
+    SigmoidWithLoss,
+    SoftmaxWithLoss,
+    _dropout_ratio,
+    _Gated,
+    check_token_range,
+)
 
 __all__ = [
     "RNN",
@@ -29,6 +40,9 @@ __all__ = [
     "TimeAffine",
     "TimeEmbedding",
     "TimeSoftmaxWithLoss",
+    "TimeSigmoidWithLoss",
+    "Simple_TimeSoftmaxWithLoss",
+    "Simple_TimeAffine",
 ]
 
 
@@ -386,3 +400,26 @@ class TimeSoftmaxWithLoss:
         np.put_along_axis(dxs, ts[..., None], np.take_along_axis(dxs, ts[..., None], axis=2) - 1, axis=2)
         scale = np.asarray(dout, dtype=dxs.dtype) / max(count, 1)
         return np.where(mask[..., None], dxs * scale, 0).astype(dxs.dtype, copy=False)
+
+
+class TimeSigmoidWithLoss(SigmoidWithLoss):
+    """Mean binary cross-entropy over N and T: forward(xs: (N, T) float, ts: (N, T)
+    int in {0, 1}) -> loss; backward(dout=1) -> dxs: (N, T). The book averages the
+    per-step means over T, which is the mean over all N * T positions."""
+
+    _label_axes = ("N", "T")
+    _x_name, _t_name = "xs", "ts"
+
+
+class Simple_TimeSoftmaxWithLoss(SoftmaxWithLoss):  # noqa: N801 (the book's name)
+    """Mean softmax cross-entropy over N and T, no ignore_label: forward(xs: (N, T, V),
+    ts: (N, T) int or (N, T, V) one-hot) -> loss; backward(dout=1) -> dxs: (N, T, V).
+    The book averages the per-step means over T: the mean over all N * T positions."""
+
+    _label_axes = ("N", "T")
+    _x_name, _t_name = "xs", "ts"
+
+
+class Simple_TimeAffine(TimeAffine):  # noqa: N801 (the book's name)
+    """The book's per-step form of TimeAffine (one Affine per time step); the same
+    map, params and grads: W: (D, M), b: (M,), forward(xs: (N, T, D)) -> (N, T, M)."""

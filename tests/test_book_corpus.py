@@ -35,7 +35,23 @@ TIME_LAYERS = {
         "extreme": "warn",  # log(0) on logits of 1e4
         "dtype": "warn",  # a float64 loss for float32 logits
     },
+    # log(y + 1e-7) (cross_entropy_error), and float32 work (np.empty(..., dtype='f'))
+    "Simple_TimeSoftmaxWithLoss": {"extreme": "warn", "dtype": "warn"},
+    "TimeSigmoidWithLoss": {"extreme": "warn", "dtype": "warn"},
+    # a real bug of the book's: backward reads layer.dW, which its Affine does not have
+    "Simple_TimeAffine": {"crash": "fail"},
 }
+LAYERS = {
+    "Affine": {},
+    "Embedding": {},
+    "MatMul": {},
+    "Softmax": {},
+    "Sigmoid": {},
+    "SoftmaxWithLoss": {"extreme": "warn"},  # log(y + 1e-7)
+    "SigmoidWithLoss": {"extreme": "warn"},
+}
+# The runs whose only failures are the book's real bugs (exit 1, every other layer passes).
+BOOK_BUGS = {"time_layers": {"Simple_TimeAffine"}}
 SIMPLE_RNNLM = {"SimpleRnnlm": {"repeatable": "warn", "mask": "warn"}}  # its loss layer's two conventions
 RNNLM = {"Rnnlm": {"repeatable": "warn", "mask": "warn"}}  # ch06: the same loss layer
 
@@ -55,6 +71,8 @@ def runs(tmp_path_factory) -> dict[str, tuple[int, str, dict]]:
         "time_layers_strict": gradcheck(tmp, "time_layers_strict", "common.time_layers", "--strict"),
         "ch05": gradcheck(tmp, "ch05", "ch05/simple_rnnlm.py"),
         "ch05_strict": gradcheck(tmp, "ch05_strict", "ch05/simple_rnnlm.py", "--strict"),
+        "layers": gradcheck(tmp, "layers", "common.layers"),
+        "layers_strict": gradcheck(tmp, "layers_strict", "common.layers", "--strict"),
         "ch06": gradcheck(tmp, "ch06", "ch06/rnnlm.py"),
         "ch06_strict": gradcheck(tmp, "ch06_strict", "ch06/rnnlm.py", "--strict"),
     }
@@ -72,25 +90,40 @@ def not_passing(report: dict) -> dict[str, dict[str, str]]:
     }
 
 
-@pytest.mark.parametrize(("run", "expected"), [("time_layers", TIME_LAYERS), ("ch05", SIMPLE_RNNLM), ("ch06", RNNLM)])
+RUNS = [("time_layers", TIME_LAYERS), ("ch05", SIMPLE_RNNLM), ("layers", LAYERS), ("ch06", RNNLM)]
+
+
+@pytest.mark.parametrize(("run", "expected"), RUNS)
 def test_the_books_code_passes_with_only_the_named_conventions(runs, run, expected):
     code, out, report = runs[run]
-    assert code == 0, out
-    assert report["passed"] and report["complete"]
+    bugs = BOOK_BUGS.get(run, set())
+    assert code == (1 if bugs else 0), out
+    assert report["passed"] == (not bugs) and report["complete"]
     assert not_passing(report) == expected
     # one warning per convention, each named once
     for layer in report["layers"]:
         warned = [f["check"] for f in layer["findings"] if f["status"] == "warn"]
-        assert sorted(warned) == sorted(expected[layer["name"]]), layer["name"]
+        named = [c for c, s in expected[layer["name"]].items() if s == "warn"]
+        assert sorted(warned) == sorted(named), layer["name"]
+        assert (layer["status"] == "fail") == (layer["name"] in bugs), layer["name"]
 
 
-@pytest.mark.parametrize(("run", "expected"), [("time_layers", TIME_LAYERS), ("ch05", SIMPLE_RNNLM), ("ch06", RNNLM)])
+def test_simple_time_affine_fails_with_its_crash_in_backward(runs):
+    _, out, report = runs["time_layers"]
+    (layer,) = [x for x in report["layers"] if x["name"] == "Simple_TimeAffine"]
+    (crash,) = [f for f in layer["findings"] if f["status"] == "fail"]
+    assert crash["message"].startswith("backward raised AttributeError: 'Affine' object has no attribute 'dW'")
+    assert "time_layers.py" in crash["message"] and "self.dW += layer.dW" in crash["message"]
+
+
+@pytest.mark.parametrize(("run", "expected"), RUNS)
 def test_strict_fails_the_books_code_naming_each_warning(runs, run, expected):
     code, out, report = runs[f"{run}_strict"]
     assert code == 1 and not report["passed"]
     for layer, checks in expected.items():
-        for check in checks:
-            assert f"warning: {layer} [{check}]" in out, (layer, check)
+        for check, status in checks.items():
+            if status == "warn":
+                assert f"warning: {layer} [{check}]" in out, (layer, check)
 
 
 def test_the_model_script_checks_only_the_model_it_defines(runs):

@@ -69,7 +69,7 @@ FILES = {
     "mixed.py": "import rnnref\nfrom my_layers import TimeAffine as Imported  # noqa: F401\nfrom rnnref import RNN\n\n\n"
     "class TimeEmbedding(rnnref.TimeEmbedding):\n    pass\n\n\n"
     "class SimpleRNNLM(rnnref.SimpleRnnlm):\n    pass\n\n\n"
-    "class Simple_TimeAffine(rnnref.TimeAffine):\n    pass\n",
+    "class Fast_TimeAffine(rnnref.TimeAffine):\n    pass\n",
     # a right class checked as TimeAffine, and the file's own TimeAffine, wrong (db doubled)
     "two_affines.py": "import rnnref\n\n\nclass Mine(rnnref.TimeAffine):\n    pass\n\n\n"
     "class TimeAffine(rnnref.TimeAffine):\n    def backward(self, dout):\n"
@@ -439,7 +439,7 @@ def test_only_defined_classes_are_checked_imports_and_lookalikes_listed(jobs, wo
     data = report(work / "mixed.json")
     assert [x["name"] for x in data["layers"]] == ["TimeEmbedding"]
     notes = {n["class"]: n["reason"] for n in data["not_checked"]}
-    assert set(notes) == {"RNN", "SimpleRNNLM"}  # Simple_TimeAffine is no look-alike; Imported no book name
+    assert set(notes) == {"RNN", "SimpleRNNLM"}  # Fast_TimeAffine is no look-alike; Imported no book name
     assert notes["RNN"].startswith("imported from rnnref")
     assert "looks like SimpleRnnlm, use --layers SimpleRNNLM=SimpleRnnlm" in notes["SimpleRNNLM"]
     assert "not checked: SimpleRNNLM: not checked: looks like SimpleRnnlm" in r.stdout

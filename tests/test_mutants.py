@@ -26,18 +26,22 @@ DIMS_C = {"N": 3, "T": 4, "D": 4, "H": 4, "V": 2}
 
 def examples(spec: Spec, seeds: int = 5) -> Iterator[Example]:
     """Seeded examples at dims A and B, two at C; for losses and models also labels
-    with nothing ignored, as ints (the mask check then compares one-hot) and one-hot."""
+    with nothing ignored, as ints (the mask check then compares one-hot) and, for
+    class ids, one-hot."""
     for dims in (DIMS_A, DIMS_B):
         for seed in range(seeds):
             yield make_example(spec, dims, seed)
     for seed in range(min(seeds, 2)):
         yield make_example(spec, DIMS_C, seed)
-    if spec.kind in ("loss", "model"):
-        N, T, V = DIMS_A["N"], DIMS_A["T"], DIMS_A["V"]
+    lab = spec.labels
+    if lab is not None:
+        shape = tuple(DIMS_A[a] for a in lab.axes)
+        high = 2 if lab.kind == "binary" else DIMS_A["V"]
         for seed in range(min(seeds, 2)):
-            labels = np.random.default_rng(100 + seed).integers(0, V, size=(N, T))
+            labels = np.random.default_rng(100 + seed).integers(0, high, size=shape)
             yield make_example(spec, DIMS_A, seed, labels=labels)
-            yield make_example(spec, DIMS_A, seed, labels=labels, onehot=True)
+            if lab.onehot_ok:
+                yield make_example(spec, DIMS_A, seed, labels=labels, onehot=True)
 
 
 def check(namespace: dict[str, type], name: str, ex: Example) -> LayerReport:

@@ -65,8 +65,8 @@ def test_lookalike_names_are_listed_with_the_option_that_checks_them(lookalike):
 def test_names_that_only_contain_a_layer_name_are_not_lookalikes():
     mod = module_with()
     define(mod, "TimeRNN", rnnref.TimeRNN)
-    define(mod, "Simple_TimeAffine", rnnref.TimeAffine)
-    define(mod, "Simple_TimeSoftmaxWithLoss", rnnref.TimeSoftmaxWithLoss)
+    define(mod, "Fast_TimeAffine", rnnref.TimeAffine)
+    define(mod, "Masked_TimeSoftmaxWithLoss", rnnref.TimeSoftmaxWithLoss)
     found = discover(mod)
     assert [t.name for t in found.targets] == ["TimeRNN"] and found.not_checked == []
 

@@ -4,9 +4,10 @@ A mutant is rnnref with one bug: a class of rnnref whose method carries ONE smal
 edit of rnnref's own source, marked `# BUG:` on the edited line. The edits are
 declared with `edit(...)` in one module a family, each a list `MUTANTS`:
 `recurrent.py` (RNN, TimeRNN, LSTM, GRU, their Time forms, TimeBiLSTM), `basic.py`
-(Affine, Embedding, TimeAffine, TimeEmbedding), `dropout.py` (Dropout,
-TimeDropout), `losses.py` (TimeSoftmaxWithLoss), `models.py` (SimpleRnnlm, Rnnlm,
-BetterRnnlm).
+(Affine, Embedding, MatMul, Softmax, Sigmoid, TimeAffine, Simple_TimeAffine,
+TimeEmbedding), `dropout.py` (Dropout, TimeDropout), `losses.py`
+(TimeSoftmaxWithLoss, SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss,
+TimeSigmoidWithLoss), `models.py` (SimpleRnnlm, Rnnlm, BetterRnnlm).
 A few bugs are not an edit of one method (a class redefined under the book's
 name, a misspelled `__init__`); they stay small hand-written classes in their
 family module, passed as `Mutant(..., written=cls)`.
@@ -89,6 +90,14 @@ def reference() -> dict[str, type]:
         "TimeEmbedding": rnnref.TimeEmbedding,
         "TimeAffine": rnnref.TimeAffine,
         "TimeSoftmaxWithLoss": rnnref.TimeSoftmaxWithLoss,
+        "MatMul": rnnref.MatMul,
+        "Softmax": rnnref.Softmax,
+        "Sigmoid": rnnref.Sigmoid,
+        "Simple_TimeAffine": rnnref.Simple_TimeAffine,
+        "SoftmaxWithLoss": rnnref.SoftmaxWithLoss,
+        "Simple_TimeSoftmaxWithLoss": rnnref.Simple_TimeSoftmaxWithLoss,
+        "SigmoidWithLoss": rnnref.SigmoidWithLoss,
+        "TimeSigmoidWithLoss": rnnref.TimeSigmoidWithLoss,
         "SimpleRnnlm": SimpleRnnlm64,
         "LSTM": rnnref.LSTM,
         "GRU": rnnref.GRU,
@@ -153,7 +162,9 @@ class Mutant:
         """reference() with this mutant's class in place of the one it derives from."""
         ns = reference()
         cls = self.cls
-        key = self.replaces or next(k for k, c in ns.items() if issubclass(cls, c))
+        # The nearest class it derives from: a mutant of TimeSigmoidWithLoss is also a
+        # SigmoidWithLoss (and of Simple_TimeAffine a TimeAffine), and replaces the former.
+        key = self.replaces or max((k for k, c in ns.items() if issubclass(cls, c)), key=lambda k: len(ns[k].__mro__))
         ns[key] = cls
         return ns
 

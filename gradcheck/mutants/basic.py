@@ -1,4 +1,5 @@
-"""Mutants of the feed-forward layers: Affine, Embedding (one step) and their Time forms."""
+"""Mutants of the feed-forward layers: Affine, Embedding, MatMul, Softmax, Sigmoid (one
+step) and their Time forms (TimeAffine, Simple_TimeAffine, TimeEmbedding)."""
 
 from __future__ import annotations
 
@@ -137,5 +138,49 @@ MUTANTS: list[Mutant] = [
         "time-affine-init-misspelled", "a second class definition shadowing the first", _TIME_AFFINE,
         "the redefinition misspells __init__ as __init, so the constructor takes no arrays",
         replaces="TimeAffine", written=TimeAffineInitMisspelled,
+    ),
+    # --- MatMul, Softmax, Sigmoid, Simple_TimeAffine (common/layers.py, time_layers.py) ---
+    edit(
+        "MatMul", "backward",
+        old="self.grads[0][...] = self.x.T @ dout",
+        new="self.grads[0][...] = dout.T @ self.x  # BUG: dW transposed, (H, D) not (D, H)",
+        name="matmul-dW-transposed", family="wrong transpose", layers=("MatMul",),
+        description="dW = dout.T @ x: wrong shape for D != H, the transpose of dW for D == H",
+    ),
+    edit(
+        "MatMul", "backward",
+        old="return dout @ W.T",
+        new="return dout @ W  # BUG: W, not W.T",
+        name="matmul-dx-no-transpose", family="wrong transpose", layers=("MatMul",),
+        description="dx = dout @ W instead of dout @ W.T",
+    ),
+    edit(
+        "Softmax", "backward",
+        old="return y * (dout - np.sum(dout * y, axis=-1, keepdims=True))",
+        new="return y * dout  # BUG: the - y * sum(dout * y) term of the Jacobian forgotten",
+        name="softmax-backward-no-sum", family="wrong derivative", layers=("Softmax",),
+        description="dx = y * dout: only the diagonal of softmax's Jacobian diag(y) - y y^T",
+    ),
+    edit(
+        "Softmax", "backward",
+        old="return y * (dout - np.sum(dout * y, axis=-1, keepdims=True))",
+        new="return y * (dout - np.sum(dout * y, axis=0, keepdims=True))  # BUG: summed over the batch, not the classes",
+        name="softmax-backward-sum-wrong-axis", family="wrong axis", layers=("Softmax",),
+        description="the sum of dout * y taken over axis 0 (the batch) instead of the class axis",
+    ),
+    edit(
+        "Sigmoid", "backward",
+        old="return dout * y * (1 - y)",
+        new="return dout * (1 - y**2)  # BUG: tanh's derivative, not sigmoid's",
+        name="sigmoid-derivative-of-tanh", family="wrong derivative", layers=("Sigmoid",),
+        description="dx = dout * (1 - y^2), the derivative of tanh, instead of dout * y * (1 - y)",
+    ),
+    edit(
+        "Simple_TimeAffine", "backward",
+        old="self.grads[1][...] = dout.sum(axis=0)",
+        new="self.grads[1][...] = dout.reshape(N, T, -1)[:, -1].sum(axis=0)  # BUG: the last step's db only",
+        name="simple-time-affine-db-last-step", family="gradient not summed over time",
+        layers=("Simple_TimeAffine",),
+        description="db of the last time step only (per-step Affine layers whose db is assigned, not summed)",
     ),
 ]

@@ -1,4 +1,7 @@
-"""Mutants of the loss layer, TimeSoftmaxWithLoss.
+"""Mutants of the losses: TimeSoftmaxWithLoss, and the book's plain SoftmaxWithLoss,
+Simple_TimeSoftmaxWithLoss, SigmoidWithLoss and TimeSigmoidWithLoss (one class
+per mutant: the Time forms share their base's methods, so a bug is edited into
+one of them at a time).
 
 Its cache is (labels with ignored positions read as 0, logp, mask, count).
 """
@@ -124,5 +127,73 @@ MUTANTS: list[Mutant] = [
         + "\nnp.exp(xs - xs.max(axis=2, keepdims=True), out=xs)  # BUG: the probabilities overwrite the logits",
         name="loss-softmax-exp-in-place", family="logits mutated by softmax", layers=_LOSS,
         description="softmax computed into the caller's xs (exp(x, out=x)); the loss itself is right",
+    ),
+    # --- SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss ---
+    edit(
+        "SoftmaxWithLoss", "backward",
+        old="return dx * (np.asarray(dout, dtype=dx.dtype) / t.size)",
+        new="return dx / t.size  # BUG: dout dropped",
+        name="softmax-loss-dout-ignored", family="dout ignored", layers=("SoftmaxWithLoss",),
+        description="backward returns (y - onehot(t)) / N whatever dout is",
+    ),
+    edit(
+        "SoftmaxWithLoss", "backward",
+        old="np.put_along_axis(dx, idx, np.take_along_axis(dx, idx, axis=-1) - 1, axis=-1)",
+        new="np.put_along_axis(dx, idx, np.take_along_axis(dx, idx, axis=-1), axis=-1)  # BUG: - 1 forgotten",
+        name="softmax-loss-onehot-not-subtracted", family="wrong derivative", layers=("SoftmaxWithLoss",),
+        description="dx = softmax(x) / N: the - 1 at the true class forgotten",
+    ),
+    edit(
+        "SoftmaxWithLoss", "forward",
+        old="t = class_labels(self._t_name, t, x.shape[:-1], x.shape[-1])",
+        new="t = class_labels(self._t_name, t.argmax(axis=0) if np.ndim(t) == x.ndim else t, x.shape[:-1], "
+        "x.shape[-1])  # BUG: one-hot rows decoded over the batch axis",
+        name="softmax-loss-onehot-wrong-axis", family="one-hot labels mishandled", layers=("SoftmaxWithLoss",),
+        description="one-hot labels (N, V) decoded with argmax(axis=0) instead of the class axis",
+    ),
+    edit(
+        "Simple_TimeSoftmaxWithLoss", "backward",
+        old="return dx * (np.asarray(dout, dtype=dx.dtype) / t.size)",
+        new="return dx * (np.asarray(dout, dtype=dx.dtype) / t.shape[0])  # BUG: / N, not / (N * T)",
+        name="simple-time-softmax-loss-mean-over-N", family="wrong normaliser",
+        layers=("Simple_TimeSoftmaxWithLoss",),
+        description="backward divides by N only: the per-step means are not divided by T",
+    ),
+    # --- SigmoidWithLoss, TimeSigmoidWithLoss ---
+    edit(
+        "SigmoidWithLoss", "backward",
+        old="return dx * (np.asarray(dout, dtype=x.dtype) / t.size)",
+        new="return dx * np.asarray(dout, dtype=x.dtype)  # BUG: / N of the mean forgotten",
+        name="sigmoid-loss-backward-no-mean", family="sum instead of mean", layers=("SigmoidWithLoss",),
+        description="backward returns (sigmoid(x) - t) * dout, without the mean's 1 / N",
+    ),
+    edit(
+        "TimeSigmoidWithLoss", "forward",
+        old="return np.asarray(-np.mean(log_sigmoid(signed)), dtype=x.dtype)",
+        new="return np.asarray(-np.sum(log_sigmoid(signed)), dtype=x.dtype)  # BUG: sum, not mean",
+        name="time-sigmoid-loss-sum-not-mean", family="sum instead of mean", layers=("TimeSigmoidWithLoss",),
+        description="forward returns the sum over N * T positions, not the mean (backward is the mean's)",
+    ),
+    edit(
+        "SigmoidWithLoss", "backward",
+        old="dx = sigmoid(x) - t.astype(x.dtype)",
+        new="dx = t.astype(x.dtype) - sigmoid(x)  # BUG: sign flipped",
+        name="sigmoid-loss-wrong-sign", family="wrong derivative", layers=("SigmoidWithLoss",),
+        description="dx = (t - sigmoid(x)) / N: the gradient of the negated loss",
+    ),
+    edit(
+        "TimeSigmoidWithLoss", "forward",
+        old="signed = np.where(t == 1, x, -x)",
+        new="signed = np.where(t == 0, x, -x)  # BUG: labels read the other way round",
+        name="time-sigmoid-loss-labels-flipped", family="labels mishandled", layers=("TimeSigmoidWithLoss",),
+        description="forward scores label 0 as 1 and 1 as 0 (backward is right)",
+    ),
+    edit(
+        "SigmoidWithLoss", "forward",
+        old="return np.asarray(-np.mean(log_sigmoid(signed)), dtype=x.dtype)",
+        new="return np.asarray(-np.mean(np.log(sigmoid(signed))), dtype=x.dtype)  # BUG: log(0) = -inf at -1e4",
+        name="sigmoid-loss-log-of-sigmoid", family="non-finite on extreme logits", layers=("SigmoidWithLoss",),
+        description="log(sigmoid(x)) instead of log_sigmoid: -inf once sigmoid underflows (a warning, by design)",
+        expect="warn",
     ),
 ]

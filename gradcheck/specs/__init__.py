@@ -5,7 +5,7 @@ One module per family, each a tuple `SPECS` of `Spec`s (see `base.py` for what a
 spec holds); adding a layer is one entry in its family's module:
 
   recurrent.py  RNN cells and their Time forms
-  basic.py      affine maps and embeddings
+  basic.py      affine maps, embeddings, softmax and sigmoid
   dropout.py    dropout (evaluation mode; training is checked with the randomness fixed)
   losses.py     losses
   models.py     language models
@@ -17,7 +17,7 @@ built on it, layers before losses before models (the order of reports).
 from __future__ import annotations
 
 from . import basic, dropout, losses, models, recurrent
-from .base import IGNORE_LABEL, Arg, ArgKind, Spec, axis_parts, extent, shape_of
+from .base import IGNORE_LABEL, PAD_LABEL, Arg, ArgKind, Convention, Spec, axis_parts, extent, shape_of
 
 FAMILIES = (recurrent, basic, dropout, losses, models)
 
@@ -30,7 +30,20 @@ def _order(spec: Spec) -> int:
 
 
 SPECS: dict[str, Spec] = {
-    s.name: s for s in sorted((s for family in FAMILIES for s in family.SPECS), key=_order)  # stable sort
+    s.name: s
+    for s in sorted((s for family in FAMILIES for s in family.SPECS), key=_order)  # stable sort
 }
 
-__all__ = ["FAMILIES", "IGNORE_LABEL", "SPECS", "Arg", "ArgKind", "Spec", "axis_parts", "extent", "shape_of"]
+__all__ = [
+    "FAMILIES",
+    "IGNORE_LABEL",
+    "PAD_LABEL",
+    "SPECS",
+    "Arg",
+    "ArgKind",
+    "Convention",
+    "Spec",
+    "axis_parts",
+    "extent",
+    "shape_of",
+]

@@ -11,14 +11,24 @@ The JAX functions are evaluated in float64 (see `oracle.py`, which enables x64).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Literal
 
 import jax
 
 IGNORE_LABEL = -1  # the book's TimeSoftmaxWithLoss.ignore_label
 
-ArgKind = Literal["weight", "table", "bias", "float", "state", "tokens", "labels"]
+ArgKind = Literal["weight", "table", "bias", "float", "state", "tokens", "labels", "classes", "binary"]
+
+# Label kinds: "labels" are class ids that may hold IGNORE_LABEL (the book's
+# TimeSoftmaxWithLoss); "classes" are class ids in [0, V) with no ignore label (the
+# book's SoftmaxWithLoss); "binary" are 0 or 1 (the sigmoid losses). Class ids may
+# also be passed one-hot. A label kind pads with -1 (`PAD_LABEL`): the loss specs
+# count only labels >= 0, so padded positions drop out of the mean; examples of
+# "classes" and "binary" never hold -1.
+LABEL_KINDS = ("labels", "classes", "binary")
+PAD_LABEL = -1
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,33 @@ class Arg:
 
     @property
     def differentiable(self) -> bool:
-        return self.kind not in ("tokens", "labels")
+        return self.kind != "tokens" and not self.is_label
+
+    @property
+    def is_label(self) -> bool:
+        return self.kind in LABEL_KINDS
+
+    @property
+    def onehot_ok(self) -> bool:
+        """Class ids, which a layer may also take as one-hot rows."""
+        return self.kind in ("labels", "classes")
+
+    @property
+    def has_ignore_label(self) -> bool:
+        return self.kind == "labels"
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A known way of computing a layer's output that differs from the exact spec
+    without being a wrong gradient (docs/design-notes.md, "Conventions").
+
+    fn: the spec's function with the convention in (same arguments); message: the
+    warning that names it, from the one check that probes it (`extreme`)."""
+
+    name: str
+    fn: Callable[..., jax.Array]
+    message: str
 
 
 def axis_parts(axis: str) -> tuple[int, str]:
@@ -91,6 +127,8 @@ class Spec:
     tied: weight tying: (position in the layer's params list, name of the param it is
       the transpose of, the same memory). Such an entry is not in `params`; the
       gradient of the param is the sum of its two entries in grads.
+    conventions: outputs other than the exact one that are conventions, not bugs
+      (the book's log(y + 1e-7)); `variant(c)` is the spec with one of them in.
     """
 
     name: str
@@ -109,6 +147,7 @@ class Spec:
     train_flag: Literal["argument", "attribute"] | None = None
     tied: tuple[tuple[int, str], ...] = ()
     letters: tuple[str, ...] = field(default=())
+    conventions: tuple[Convention, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.letters:
@@ -137,3 +176,17 @@ class Spec:
             for a in self.args
             if a.differentiable and a not in self.carry and not (a is self.state and self.kind == "model")
         )
+
+    @property
+    def labels(self) -> Arg | None:
+        """The input holding labels, if any."""
+        return next((a for a in self.inputs if a.is_label), None)
+
+    def variant(self, convention: Convention) -> Spec:
+        """This spec with `convention`'s function (its own name, so its own compile)."""
+        return _variant(self, convention)
+
+
+@cache
+def _variant(spec: Spec, convention: Convention) -> Spec:
+    return replace(spec, name=f"{spec.name}~{convention.name}", fn=convention.fn, conventions=())
