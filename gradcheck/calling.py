@@ -132,13 +132,13 @@ def _check_tied(spec: Spec, plist: Any) -> None:
         p, q = plist[pos], by_name[name]
         if not (isinstance(p, np.ndarray) and p.shape == q.T.shape and np.shares_memory(p, q)):
             raise LayerError(
-                "constructor",
+                "tied",
                 None,
                 f"params[{pos}] must be {name}.T, a view of the same array ({spec.name} ties the weights); "
                 "it is a separate array, so the two are trained apart",
             )
         if not np.array_equal(p, q.T):
-            raise LayerError("constructor", None, f"params[{pos}] shares memory with {name} but is not its transpose")
+            raise LayerError("tied", None, f"params[{pos}] shares memory with {name} but is not its transpose")
 
 
 def layer_values(spec: Spec, layer: Layer, ex: Example) -> dict[str, np.ndarray]:

@@ -512,4 +512,6 @@ CheckFn = Callable[[Context], list[Finding]]
 
 
 def crash_finding(err: LayerError, check: str = "crash") -> Finding:
-    return Finding(check, "fail", str(err))
+    """A layer that cannot be run; weights a model should tie but does not are the
+    `tied` check's finding (the model cannot be checked as the spec means it)."""
+    return Finding("tied" if err.stage == "tied" else check, "fail", str(err))

@@ -586,3 +586,34 @@ class SimpleRnnlmSkipsEmbedding(_Rnnlm64):
         for layer in reversed(self.layers[1:]):  # BUG: self.layers
             dout = layer.backward(dout)
         return dout
+
+
+# --- dropout and weight tying ------------------------------------------------------------
+
+
+class TimeDropoutEvalMasks(rnnref.TimeDropout):
+    """Evaluation mode still drops entries (train_flg ignored)."""
+
+    def forward(self, xs):
+        self.train_flg = True  # BUG: evaluation must be the identity
+        return super().forward(xs)
+
+
+class TimeDropoutKeepsTooMuch(rnnref.TimeDropout):
+    """dropout_ratio says 0.5, but only a fifth is dropped (same expectation)."""
+
+    def forward(self, xs):
+        if not self.train_flg:
+            return super().forward(xs)
+        self.mask = (np.random.rand(*xs.shape) > 0.2) / 0.8  # noqa: NPY002  # BUG: > self.dropout_ratio
+        return xs * self.mask
+
+
+class BetterRnnlmNotTied(rnnref.BetterRnnlm):
+    """The affine layer holds a copy of embed_W.T: the weights train apart."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        affine = self.layers[-1]
+        affine.params[0] = affine.params[0].copy()  # BUG: a copy, not the tied view
+        self.params[7] = affine.params[0]

@@ -29,6 +29,8 @@ TIME_LAYERS = {
     "TimeBiLSTM": {"dtype": "warn"},
     "TimeEmbedding": {"dtype": "warn"},
     "TimeAffine": {},
+    # training mode draws a mask: no spec for it, eval and dropout check it instead
+    "TimeDropout": {"dtype": "warn", "forward": "skip", "backward-jax": "skip"},
     "TimeSoftmaxWithLoss": {
         "repeatable": "warn",  # backward edits its cached softmax
         "mask": "warn",  # 0/0 when every label is ignored
@@ -49,11 +51,16 @@ LAYERS = {
     "Sigmoid": {},
     "SoftmaxWithLoss": {"extreme": "warn"},  # log(y + 1e-7)
     "SigmoidWithLoss": {"extreme": "warn"},
+    "Dropout": {"forward": "skip", "backward-jax": "skip"},
 }
 # The runs whose only failures are the book's real bugs (exit 1, every other layer passes).
 BOOK_BUGS = {"time_layers": {"Simple_TimeAffine"}}
 SIMPLE_RNNLM = {"SimpleRnnlm": {"repeatable": "warn", "mask": "warn"}}  # its loss layer's two conventions
 RNNLM = {"Rnnlm": {"repeatable": "warn", "mask": "warn"}}  # ch06: the same loss layer
+# Dropout: training mode has no spec (eval checks the meaning), nor do its stateful chunks.
+BETTER_RNNLM = {
+    "BetterRnnlm": {"repeatable": "warn", "mask": "warn", "forward": "skip", "backward-jax": "skip", "stateful": "skip"}
+}
 
 
 def gradcheck(tmp: Path, name: str, *args: str) -> subprocess.Popen:
@@ -75,6 +82,8 @@ def runs(tmp_path_factory) -> dict[str, tuple[int, str, dict]]:
         "layers_strict": gradcheck(tmp, "layers_strict", "common.layers", "--strict"),
         "ch06": gradcheck(tmp, "ch06", "ch06/rnnlm.py"),
         "ch06_strict": gradcheck(tmp, "ch06_strict", "ch06/rnnlm.py", "--strict"),
+        "ch06_better": gradcheck(tmp, "ch06_better", "ch06/better_rnnlm.py"),
+        "ch06_better_strict": gradcheck(tmp, "ch06_better_strict", "ch06/better_rnnlm.py", "--strict"),
     }
     done = {}
     for name, p in procs.items():
@@ -90,7 +99,13 @@ def not_passing(report: dict) -> dict[str, dict[str, str]]:
     }
 
 
-RUNS = [("time_layers", TIME_LAYERS), ("ch05", SIMPLE_RNNLM), ("layers", LAYERS), ("ch06", RNNLM)]
+RUNS = [
+    ("time_layers", TIME_LAYERS),
+    ("ch05", SIMPLE_RNNLM),
+    ("layers", LAYERS),
+    ("ch06", RNNLM),
+    ("ch06_better", BETTER_RNNLM),
+]
 
 
 @pytest.mark.parametrize(("run", "expected"), RUNS)
@@ -132,3 +147,8 @@ def test_the_model_script_checks_only_the_model_it_defines(runs):
     imported = {n["class"] for n in report["not_checked"]}
     assert {"TimeRNN", "TimeEmbedding", "TimeAffine", "TimeSoftmaxWithLoss"} <= imported
     assert "imported from common.time_layers" in out
+
+
+def test_the_tied_weight_is_named_in_the_report(runs):
+    _, out, report = runs["ch06_better"]
+    assert "tied             pass             embed_W is tied: params[7] is embed_W.T" in out

@@ -28,6 +28,8 @@ REFERENCE = {
     "TimeAffine": rnnref.TimeAffine,
     "TimeSoftmaxWithLoss": rnnref.TimeSoftmaxWithLoss,
     "SimpleRnnlm": rnnref.SimpleRnnlm,
+    "TimeDropout": rnnref.TimeDropout,
+    "BetterRnnlm": rnnref.BetterRnnlm,
 }
 CELLS = {"TimeRNN": rnnref.RNN, "TimeEmbedding": rnnref.Embedding, "TimeAffine": rnnref.Affine}
 
@@ -113,6 +115,9 @@ CASES = [
     Case("mask", B.TimeSoftmaxWithLossNaNWhenAllIgnored, "TimeSoftmaxWithLoss", status="warn"),
     Case("mask", B.TimeSoftmaxWithLossHalfWhenAllIgnored, "TimeSoftmaxWithLoss"),
     Case("extreme", B.TimeSoftmaxWithLossNaive, "TimeSoftmaxWithLoss", status="warn"),
+    Case("eval", B.TimeDropoutEvalMasks, "TimeDropout"),
+    Case("dropout", B.TimeDropoutKeepsTooMuch, "TimeDropout"),
+    Case("tied", B.BetterRnnlmNotTied, "BetterRnnlm", kw={"dims": {"N": 2, "T": 3, "H": 4, "V": 6}}),
     Case("crash", B.RNNForwardRaises, "RNN"),
     Case("crash", B.RNNMissingTransposeRaises, "RNN"),
 ]
