@@ -162,7 +162,7 @@ def parser() -> argparse.ArgumentParser:
     _limits(run)
     check = sub.add_parser(
         "check",
-        help="check your own layers (a .py file or module)",
+        help="check your own layers (a .py file, a notebook or a module)",
         epilog=EPILOG,
         description="Check the classes named like the book's layers (RNN, TimeRNN, TimeEmbedding, "
         "TimeAffine, TimeSoftmaxWithLoss, SimpleRnnlm, Affine, Embedding) found in TARGET. Layers are "
@@ -172,7 +172,8 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument(
         "target",
         metavar="TARGET",
-        help="path to a .py file (one inside a package is imported as part of it), or a module name "
+        help="path to a .py file (one inside a package is imported as part of it), a Jupyter notebook "
+        "(.ipynb: its code cells run in order, magics and shell lines skipped), or a module name "
         "(found from the current directory, as `python -m` would)",
     )
     check.add_argument(

@@ -58,7 +58,7 @@ def load_module(target: str, paths: list[str] | None = None) -> ModuleType:
 
 
 def looks_like_file(target: str) -> bool:
-    return target.endswith(".py") or "/" in target or "\\" in target
+    return target.endswith((".py", ".ipynb")) or "/" in target or "\\" in target
 
 
 def _load_file(target: str, paths: list[str]) -> ModuleType:
@@ -66,6 +66,14 @@ def _load_file(target: str, paths: list[str]) -> ModuleType:
     if not path.is_file():
         raise TargetError(f"no such file: {target}")
     path = path.resolve()
+    if path.suffix == ".ipynb":
+        from .notebook import NotebookError, load_notebook
+
+        sys.path.insert(0, str(path.parent))  # Jupyter runs a notebook from its own directory
+        try:
+            return load_notebook(path, target)
+        except NotebookError as exc:
+            raise TargetError(str(exc)) from None
     package = _package_of(path)
     if package:
         root, name = package
