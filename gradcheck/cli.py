@@ -96,6 +96,15 @@ def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
         help="warnings (downcast, non-repeatable backward, non-finite on extreme inputs) fail",
     )
     p.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON")
+    if layers:
+        p.add_argument(
+            "--save-repro",
+            metavar="DIR",
+            default=None,
+            help="for each layer whose output or gradients differ from the spec, write DIR/test_<layer>_repro.py "
+            "and DIR/<layer>_repro.npz: a test that needs only NumPy, pytest and your module, fails on the same "
+            "tensor and entries, and passes once the bug is fixed",
+        )
     p.add_argument("--junit", metavar="PATH", default=None, help="write JUnit XML: one test case per layer and check")
     p.add_argument(
         "--timeout",
@@ -265,6 +274,11 @@ def _validate(args) -> None:
     for opt, path in (("--json", args.json), ("--junit", args.junit)):
         if path:
             _check_writable(opt, Path(path))
+    repro = getattr(args, "save_repro", None)
+    if repro:
+        if Path(repro).exists() and not Path(repro).is_dir():
+            raise TargetError(f"--save-repro {repro}: not a directory")
+        _check_writable("--save-repro", Path(repro) / "test_repro.py")
 
 
 def _check_writable(opt: str, path: Path) -> None:
@@ -351,6 +365,7 @@ def _supervised(args) -> int:
             "budget": args.budget or None,
             "replay_command": replay,
             "bounds": args.max_dims,
+            "save_repro": str(Path(args.save_repro).resolve()) if args.save_repro else None,
         },
         limits=Limits(timeout=args.timeout or None, budget=args.budget or None, memory_mb=args.memory_limit or None),
         show_output=args.show_output,

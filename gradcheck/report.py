@@ -8,6 +8,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from .compare import Entry
@@ -42,6 +43,9 @@ class LayerReport:
     output: str | None = None  # the layer's captured stdout/stderr (last lines), kept when it failed
     output_lines: int = 0  # how many lines it wrote in all
     seed: int | None = None  # the Hypothesis seed the layer ran under
+    repro: str | None = None  # where --save-repro wrote the reproducer, or why it wrote none
+    # The failing Example itself, in the process that ran it (for --save-repro); never serialized.
+    failing: Any = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -81,7 +85,9 @@ class LayerReport:
     def set_example(self, findings: list[Finding], example) -> None:
         """The example to show for `findings`: the one a finding names (e.g. every
         label ignored, for the mask check) or else the example they came from."""
-        self.example = describe(next((f.example for f in findings if f.example is not None), None) or example)
+        shown = next((f.example for f in findings if f.example is not None), None) or example
+        self.example = describe(shown)
+        self.failing = shown if hasattr(shown, "values") else None
 
     def to_dict(self) -> dict:
         return {
@@ -101,6 +107,7 @@ class LayerReport:
             "stopped": self.stopped,
             "seed": self.seed,
             "output": self.output,
+            "repro": self.repro,
         }
 
     def to_wire(self) -> dict:
@@ -128,6 +135,7 @@ class LayerReport:
         r.examples, r.example, r.replay, r.skipped = d["examples"], d["example"], d["replay"], d["skipped"]
         r.shrunk, r.first_failure, r.first_warning = d["shrunk"], d["first_failure_at"], d["first_warning"]
         r.stopped, r.output, r.output_lines, r.seed = d["stopped"], d["output"], d["output_lines"], d["seed"]
+        r.repro = d.get("repro")
         return r
 
 
@@ -245,6 +253,8 @@ class Report:
                 out.extend("    " + line for line in r.example.splitlines())
             if r.replay:
                 out.append(f"  replay: {r.replay}")
+            if r.repro:
+                out.append(f"  {r.repro}")
             if r.output:
                 shown = len(r.output.splitlines())
                 more = f"last {shown} of {r.output_lines} lines" if r.output_lines > shown else f"{shown} lines"
