@@ -192,6 +192,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="prepend DIR to sys.path (repeatable); e.g. the book's repository root for `common`",
     )
+    check.add_argument(
+        "--spec",
+        metavar="FILE",
+        default=None,
+        help="a Python file of layer declarations (gradcheck.declare(...)) for layers of your own; "
+        "declarations in TARGET itself are found without it",
+    )
     _common(check)
     _limits(check)
     st = sub.add_parser(
@@ -271,6 +278,8 @@ def _validate(args) -> None:
     for p in getattr(args, "path", []):
         if not Path(p).is_dir():
             raise TargetError(f"--path {p}: no such directory")
+    if getattr(args, "spec", None) and not Path(args.spec).is_file():
+        raise TargetError(f"--spec {args.spec}: no such file")
     for opt, path in (("--json", args.json), ("--junit", args.junit)):
         if path:
             _check_writable(opt, Path(path))
@@ -347,8 +356,9 @@ def _supervised(args) -> int:
     if args.verb == "run":
         replay, load = "gradcheck run", {"target": None, "paths": [], "layers": parse_layers(args.layers)}
     else:
-        replay = shlex.join(["gradcheck", "check", args.target, *(x for p in args.path for x in ("--path", p))])
-        load = {"target": args.target, "paths": args.path, "layers": parse_layers(args.layers)}
+        spec = ["--spec", args.spec] if args.spec else []
+        replay = shlex.join(["gradcheck", "check", args.target, *(x for p in args.path for x in ("--path", p)), *spec])
+        load = {"target": args.target, "paths": args.path, "layers": parse_layers(args.layers), "spec": args.spec}
     if args.memory_limit is None:
         args.memory_limit = default_memory_mb()
     meta = _meta(args)

@@ -3,6 +3,7 @@ findings of the (shrunk) failing example, and renderings as text, JSON, JUnit XM
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import tempfile
@@ -223,6 +224,48 @@ class Report:
             suite.set(k, str(v))
         return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
+    def __str__(self) -> str:
+        return self.render()
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rendering: per layer a table of checks, failing rows highlighted
+        (warnings paler), then each failure's findings, example and replay line;
+        every text escaped."""
+        colors = {"fail": "#f8d0d0", "warn": "#fbefc4", "skip": "#eeeeee"}
+        out = ['<div class="gradcheck-report">']
+        for r in self.layers:
+            out.append(
+                f"<h4>{esc(r.label)}: {esc(r.status.upper())}"
+                + (f" ({r.examples} examples)" if r.examples else "")
+                + (f" - {esc(r.skipped)}" if r.skipped else "")
+                + "</h4>"
+            )
+            if r.checks:
+                out.append("<table><tr><th>check</th><th>status</th><th>err/tol</th><th>note</th></tr>")
+                for c in r.checks.values():
+                    style = f' style="background:{colors[c.status]}"' if c.status in colors else ""
+                    ratio = "" if c.ratio is None else f"{c.ratio:.3g}"
+                    note = c.message if c.status != "pass" else ""
+                    out.append(
+                        f'<tr class="gradcheck-{esc(c.status)}"{style}><td>{esc(c.check)}</td><td>{esc(c.status)}</td>'
+                        f"<td>{ratio}</td><td>{esc(note)}</td></tr>"
+                    )
+                out.append("</table>")
+            details = [
+                f"[{f.check}] {f.message}\n" + "".join(f"    {x}\n" for x in f.detail_lines()) for f in r.failures
+            ]
+            details += [f"example:\n{r.example}\n"] if r.failures and r.example else []
+            details += [f"replay: {r.replay}\n"] if r.failures and r.replay else []
+            details += [f"{r.repro}\n"] if r.repro else []
+            details += [f"warning: [{w.check}] {w.message}\n" for w in r.warnings]
+            if details:
+                out.append(f"<pre>{esc(''.join(details))}</pre>")
+        for n in self.not_checked:
+            out.append(f"<p>not checked: {esc(n['class'])}: {esc(n['reason'])}</p>")
+        summary = self.render().rsplit("\n", 1)[-1]  # the text report's last line: PASSED / FAILED ...
+        out.append(f"<p><b>{esc(summary)}</b></p></div>")
+        return "\n".join(out)
+
     def render(self) -> str:
         """The text table and, for each failure, verdict, tensor, entries, example."""
         out = []
@@ -280,6 +323,11 @@ class Report:
             + (" (warnings fail under --strict)" if self.strict and n_warn else "")
         )
         return "\n".join(out)
+
+
+def esc(text: object) -> str:
+    """Text for HTML: a layer's messages and examples may hold <, > and &."""
+    return html.escape(str(text))
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -157,14 +157,14 @@ def _save_repro(target, report, loaded: dict, directory: str, oracle) -> str:
     from pathlib import Path
 
     from .repro import save, where_of
-    from .specs import SPECS
+    from .userspecs import spec_named
 
     if report.failing is None:
         return "no reproducer: the layer failed before an example could be kept (a hang or a crash of the worker)"
     where = where_of(loaded.get("target"), loaded.get("paths") or [], target.factory)
     cls = target.cls_name or target.name
     try:
-        _, line = save(SPECS[target.name], target.factory, cls, report.failing, oracle, where, Path(directory))
+        _, line = save(spec_named(target.name), target.factory, cls, report.failing, oracle, where, Path(directory))
     except OSError as exc:
         return f"no reproducer: cannot write to {directory} ({exc.strerror or exc})"
     return line
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     from .jaxcache import enable_compile_cache
     from .oracle import Oracle
     from .runner import RunOptions, reference_targets, run_layer
-    from .targets import TargetError, discover, load_module, parse_layers
+    from .targets import TargetError, discover, load_declarations, load_module, parse_layers
 
     def os_exit(code: int = 0) -> None:  # what the layer's os._exit calls
         stack = traceback.extract_stack()[:-1]
@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
                         # The target sees the argv `python TARGET` would give it, not ours
                         # (an argparse at import must not read the worker's arguments).
                         sys.argv = [req["target"]]
+                        if req.get("spec"):  # --spec FILE: its declarations first
+                            load_declarations(req["spec"], req.get("paths") or [])
                         module = load_module(req["target"], req.get("paths") or [])
                         found = discover(module, parse_layers(",".join(layers)) if layers else None)
                         targets, notes = found.targets, found.not_checked
