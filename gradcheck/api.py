@@ -113,7 +113,15 @@ def _save_all(report: Report, targets, target: str | None, paths: list[str], dir
         if layer.failing is None:
             layer.repro = "no reproducer: no failing example was kept (a hang?)"
             continue
-        where = where_of(target, paths, t.factory)
+        module = sys.modules.get(t.factory.__module__)
+        file = getattr(module, "__file__", None)
+        if target is None and (file is None or t.factory.__module__ == "__main__"):
+            layer.repro = (
+                "no reproducer: the class was defined in this session, not in a file; "
+                "check the file or notebook it is in: gradcheck check FILE --save-repro DIR"
+            )
+            continue
+        where = where_of(target if target is not None else str(file), paths, t.factory)
         cls = t.cls_name or t.name
         _, layer.repro = save(spec_named(t.name), t.factory, cls, layer.failing, default_oracle(), where, directory)
 

@@ -168,3 +168,35 @@ def test_a_notebooks_reproducer_runs_its_cells(tmp_path):
     assert r.returncode == 1, r.stderr
     failed = run_repro(tmp_path / "out" / "test_TimeRNN_repro.py", tmp_path / "out")
     assert failed.returncode == 1 and "3 failed, 3 passed" in failed.stdout, failed.stdout + failed.stderr
+
+
+def test_gradcheck_check_in_process_saves_a_reproducer_for_a_class_from_a_file(tmp_path):
+    import gradcheck
+
+    (tmp_path / "mine_rnn.py").write_text(seed_time_rnn())
+    spec = importlib.util.spec_from_file_location("mine_rnn", tmp_path / "mine_rnn.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mine_rnn"] = module
+    try:
+        spec.loader.exec_module(module)
+        report = gradcheck.check(module.TimeRNN, max_examples=20, save_repro=tmp_path / "out")
+    finally:
+        del sys.modules["mine_rnn"]
+    assert report.layers[0].repro.startswith("reproducer: "), report.layers[0].repro
+    r = run_repro(tmp_path / "out" / "test_TimeRNN_repro.py", tmp_path)
+    assert r.returncode == 1 and "3 failed, 3 passed" in r.stdout, r.stdout + r.stderr
+
+
+def test_gradcheck_check_in_process_says_why_a_session_class_gets_no_reproducer(tmp_path):
+    import gradcheck
+
+    Interactive = type("AffineDoubleBias", (B.AffineDoubleBias,), {"__module__": "__main__"})
+    sys.modules["__main__"].AffineDoubleBias = Interactive
+    try:
+        report = gradcheck.check(
+            Interactive, layers="AffineDoubleBias=Affine", max_examples=3, save_repro=tmp_path / "out"
+        )
+    finally:
+        del sys.modules["__main__"].AffineDoubleBias
+    assert report.layers[0].repro.startswith("no reproducer: the class was defined in this session")
+    assert not (tmp_path / "out").exists()

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_jobs import GC, TIMEOUT, no_traceback
+from cli_jobs import GC, PYTEST, TIMEOUT, no_traceback
 
 import gradcheck
 import rnnref
@@ -87,10 +87,13 @@ def runs(tmp_path_factory):
         "shapes-right": ["layernorm.py", *shapes],
         "shapes-buggy": ["layernorm_buggy.py", *shapes],
     }
+    plugin = [f"--gradcheck-spec={tmp / 'shapes.py'}", "--gradcheck-layers=LayerNorm=LayerNormShapes"]
+    argv["plugin-right"] = ["--gradcheck-target=layernorm.py", *plugin]
+    argv["plugin-buggy"] = ["--gradcheck-target=layernorm_buggy.py", *plugin]
     procs = {}
     for key, args in argv.items():
         report = tmp / f"{key}.json"
-        cmd = [*GC, "check", *args, "--json", str(report)]
+        cmd = [*PYTEST, *args] if key.startswith("plugin") else [*GC, "check", *args, "--json", str(report)]
         procs[key] = (
             subprocess.Popen(cmd, cwd=EXAMPLES, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
             report,
@@ -150,6 +153,14 @@ def test_shapes_only_declaration_still_catches_the_bug_by_finite_differences(run
     layer = _layer(report)
     assert {f["tensor"] for f in layer["findings"] if f["check"] == "backward-fd" and f["status"] == "fail"} == {"dx"}
     assert _checks(layer)["backward-jax"][0] == "skip"
+
+
+def test_pytest_plugin_takes_a_spec_file_and_mine_known(runs):
+    right, _ = runs["plugin-right"]
+    assert right.returncode == 0 and "1 passed" in right.stdout, right.stdout + right.stderr
+    buggy, _ = runs["plugin-buggy"]
+    assert buggy.returncode == 1 and "1 failed" in buggy.stdout, buggy.stdout + buggy.stderr
+    assert "gradcheck[LayerNorm=LayerNormShapes]" in buggy.stdout and "[backward-fd] dx" in buggy.stdout
 
 
 def test_spec_file_that_does_not_exist_is_a_usage_error(tmp_path):
