@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -94,12 +95,32 @@ def _check_here(module, shown, items, spec, profile, max_examples, seed, strict,
         strict=strict,
         replay_command=f"gradcheck.check({shown})",
     )
-    report = run(found.targets, options)
+    with _hypothesis_files_in_cache():
+        report = run(found.targets, options)
     report.not_checked = found.not_checked
     report.meta.update(target=shown, profile=profile or profiles.DEFAULT)
     if save_repro is not None:
         _save_all(report, found.targets, None, [], Path(save_repro))
     return report
+
+
+@contextmanager
+def _hypothesis_files_in_cache():
+    """Hypothesis's few files under gradcheck's cache, not in the notebook's directory
+    (as the worker does), unless the caller chose a home for them; put back after."""
+    from hypothesis import configuration
+
+    from .jaxcache import cache_home
+
+    key = "__hypothesis_home_directory"  # module-level: not name-mangled; None = the default .hypothesis
+    if vars(configuration).get(key) is not None:
+        yield
+        return
+    configuration.set_hypothesis_home_dir(cache_home() / "hypothesis")
+    try:
+        yield
+    finally:
+        configuration.set_hypothesis_home_dir(None)
 
 
 def _save_all(report: Report, targets, target: str | None, paths: list[str], directory: Path) -> None:

@@ -200,3 +200,21 @@ def test_gradcheck_check_in_process_says_why_a_session_class_gets_no_reproducer(
         del sys.modules["__main__"].AffineDoubleBias
     assert report.layers[0].repro.startswith("no reproducer: the class was defined in this session")
     assert not (tmp_path / "out").exists()
+
+
+def test_no_reproducer_for_a_layer_declared_with_shapes_only(clean_user_specs):
+    from gradcheck.userspecs import declare
+
+    spec = declare("AffineShapes", params={"W": "D,H", "b": "H"}, inputs={"x": "N,D"}, output="N,H")
+    ex = make_example(spec, {"N": 2, "D": 3, "H": 4}, 0)
+    assert "declared with shapes only" in case_of(spec, B.AffineDoubleBias, ex, Oracle())
+
+
+@pytest.fixture
+def clean_user_specs():
+    from gradcheck.userspecs import USER_SPECS
+
+    before = dict(USER_SPECS)
+    yield
+    USER_SPECS.clear()
+    USER_SPECS.update(before)

@@ -5,6 +5,7 @@ with `layers="MINE=KNOWN"`; the report as HTML; the `%gradcheck` magic."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -296,3 +297,16 @@ assert "jax" not in sys.modules  # the magic costs nothing until used
         timeout=TIMEOUT,
     )
     assert r.returncode == 0, r.stderr
+
+
+def test_check_from_python_leaves_nothing_in_the_working_directory(tmp_path):
+    """A notebook's directory: the layer's module is local code there, whose constants
+    Hypothesis would cache in ./.hypothesis."""
+    (tmp_path / "mine.py").write_text("import rnnref\n\nclass MyRNN(rnnref.TimeRNN):\n    SCALE = 0.731\n")
+    code = "import gradcheck, mine\nassert gradcheck.check(mine.MyRNN, layers='MyRNN=TimeRNN').passed\n"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert r.returncode == 0, r.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.py"]  # Hypothesis's files: under ~/.cache/gradcheck
