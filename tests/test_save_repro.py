@@ -208,13 +208,3 @@ def test_no_reproducer_for_a_layer_declared_with_shapes_only(clean_user_specs):
     spec = declare("AffineShapes", params={"W": "D,H", "b": "H"}, inputs={"x": "N,D"}, output="N,H")
     ex = make_example(spec, {"N": 2, "D": 3, "H": 4}, 0)
     assert "declared with shapes only" in case_of(spec, B.AffineDoubleBias, ex, Oracle())
-
-
-@pytest.fixture
-def clean_user_specs():
-    from gradcheck.userspecs import USER_SPECS
-
-    before = dict(USER_SPECS)
-    yield
-    USER_SPECS.clear()
-    USER_SPECS.update(before)

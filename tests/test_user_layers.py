@@ -29,14 +29,6 @@ gradcheck.declare("LayerNormShapes", params={"g": "D", "b": "D:bias"}, inputs={"
 """
 
 
-@pytest.fixture
-def clean_registry():
-    before = dict(USER_SPECS)
-    yield
-    USER_SPECS.clear()
-    USER_SPECS.update(before)
-
-
 # --- declarations that cannot be checked are refused, with the reason --------------------------
 
 
@@ -54,7 +46,7 @@ def clean_registry():
         (dict(cell="RNN"), "needs a known layer and a T axis"),
     ],
 )
-def test_a_declaration_that_cannot_be_checked_says_why(clean_registry, kw, message):
+def test_a_declaration_that_cannot_be_checked_says_why(clean_user_specs, kw, message):
     args = dict(name="Mine", params={"g": "D"}, inputs={"x": "N,D"}, output="N,D")
     args.update(kw)
     with pytest.raises(DeclarationError, match=message):
@@ -62,7 +54,7 @@ def test_a_declaration_that_cannot_be_checked_says_why(clean_registry, kw, messa
     assert "Mine" not in USER_SPECS
 
 
-def test_declared_axes_kinds_and_returns(clean_registry):
+def test_declared_axes_kinds_and_returns(clean_user_specs):
     s = declare("Mine", params={"W": "D,H", "b": "H"}, inputs={"x": "NTD", "ids": "N,T:tokens"}, output="N,T,H")
     assert [(a.name, a.axes, a.kind) for a in s.args] == [
         ("W", ("D", "H"), "weight"),
@@ -213,7 +205,7 @@ def test_check_a_class_with_an_unknown_name_says_how_to_name_its_spec():
         gradcheck.check(MyRNN, max_examples=2)
 
 
-def test_check_a_declared_class_in_process(clean_registry):
+def test_check_a_declared_class_in_process(clean_user_specs):
     sys.path.insert(0, str(EXAMPLES))
     try:
         import layernorm_buggy
