@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from .specs import SPECS, Arg, ArgKind, Spec
+from .specs import SPECS, Arg, Spec  # (the names the specs package keeps exporting)
 
 LETTERS = "NTDHV"
 KINDS = ("weight", "table", "bias", "float", "tokens", "labels")
@@ -92,7 +92,7 @@ def _arg(name: str, text: str | Arg, *, param: bool) -> Arg:
         raise DeclarationError(f"{name}: kind {kind!r}: one of {', '.join(KINDS)}")
     if param and kind in ("tokens", "labels"):
         raise DeclarationError(f"{name}: a constructor array is a float array, not {kind}")
-    return Arg(name, axes, cast(ArgKind, kind))
+    return Arg(name, axes, cast(Any, kind))  # one of KINDS: checked above
 
 
 def declare(
