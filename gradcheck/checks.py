@@ -30,6 +30,8 @@ from .specs import Arg, Convention, Spec
 # 16-entry tensors on every example made TimeRNN's check 3.5x the cost of
 # torch's fast gradcheck for no extra bug found (benchmarks/README.md).
 FD_ENTRYWISE_MAX = 4
+# Why forward and backward-jax are skipped when there is no JAX function to compare with.
+NO_SPEC = "not run: no JAX function to compare with (a layer declared with shapes only, or use_spec=False)"
 FD_LOCATE_MAX = 64
 
 
@@ -244,7 +246,7 @@ def check_forward(ctx: Context) -> list[Finding]:
     """The output equals the spec's."""
     axes = ctx.spec.output_axes
     if ctx.ref is None:
-        return [Finding("forward", "skip", "no spec to compare with")]
+        return [Finding("forward", "skip", NO_SPEC)]
     c = compare(ctx.out, ctx.ref.out, ctx.prec.analytic)
     if not c.ok:
         ctx.convention = convention_of(ctx, ctx.out, ctx.values)
@@ -267,7 +269,7 @@ def convention_of(ctx: Context, out, values) -> Convention | None:
 def check_backward_jax(ctx: Context) -> list[Finding]:
     """Every gradient equals JAX's vjp for the same upstream gradient."""
     if ctx.ref is None:
-        return [Finding("backward-jax", "skip", "no spec to compare with")]
+        return [Finding("backward-jax", "skip", NO_SPEC)]
     findings = []
     for arg in ctx.spec.grad_args:
         got = ctx.grads.get(arg.name)

@@ -97,6 +97,15 @@ def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
         "a loss of log(y + 1e-7)) fail",
     )
     p.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON")
+    if layers:
+        p.add_argument(
+            "--save-repro",
+            metavar="DIR",
+            default=None,
+            help="for each layer whose output or gradients differ from the spec, write DIR/test_<layer>_repro.py "
+            "and DIR/<layer>_repro.npz: a test that needs only NumPy, pytest and your module, fails on the same "
+            "tensor and entries, and passes once the bug is fixed",
+        )
     p.add_argument("--junit", metavar="PATH", default=None, help="write JUnit XML: one test case per layer and check")
     p.add_argument(
         "--timeout",
@@ -163,19 +172,21 @@ def parser() -> argparse.ArgumentParser:
     _limits(run)
     check = sub.add_parser(
         "check",
-        help="check your own layers (a .py file or module)",
+        help="check your own layers (a .py file, a notebook or a module)",
         epilog=EPILOG,
         description="Check the classes named like the book's layers (RNN, TimeRNN, TimeEmbedding, "
         "TimeAffine, TimeSoftmaxWithLoss, SimpleRnnlm, Affine, Embedding, MatMul, Softmax, Sigmoid, "
         "SoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, Simple_TimeSoftmaxWithLoss, "
         "Simple_TimeAffine) found in TARGET. Layers are "
         "built the way the book's constructors take their arguments: TimeRNN(Wx, Wh, b, stateful=...), "
-        "SimpleRnnlm(vocab_size, wordvec_size, hidden_size), ...",
+        "SimpleRnnlm(vocab_size, wordvec_size, hidden_size), ...; and the layers of your own that TARGET "
+        "or --spec FILE declares with gradcheck.declare(...), built as Cls(*params).",
     )
     check.add_argument(
         "target",
         metavar="TARGET",
-        help="path to a .py file (one inside a package is imported as part of it), or a module name "
+        help="path to a .py file (one inside a package is imported as part of it), a Jupyter notebook "
+        "(.ipynb: its code cells run in order, magics and shell lines skipped), or a module name "
         "(found from the current directory, as `python -m` would)",
     )
     check.add_argument(
@@ -184,6 +195,13 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="DIR",
         help="prepend DIR to sys.path (repeatable); e.g. the book's repository root for `common`",
+    )
+    check.add_argument(
+        "--spec",
+        metavar="FILE",
+        default=None,
+        help="a Python file of layer declarations (gradcheck.declare(...)) for layers of your own; "
+        "declarations in TARGET itself are found without it",
     )
     _common(check)
     _limits(check)
@@ -264,9 +282,16 @@ def _validate(args) -> None:
     for p in getattr(args, "path", []):
         if not Path(p).is_dir():
             raise TargetError(f"--path {p}: no such directory")
+    if getattr(args, "spec", None) and not Path(args.spec).is_file():
+        raise TargetError(f"--spec {args.spec}: no such file")
     for opt, path in (("--json", args.json), ("--junit", args.junit)):
         if path:
             _check_writable(opt, Path(path))
+    repro = getattr(args, "save_repro", None)
+    if repro:
+        if Path(repro).exists() and not Path(repro).is_dir():
+            raise TargetError(f"--save-repro {repro}: not a directory")
+        _check_writable("--save-repro", Path(repro) / "test_repro.py")
 
 
 def _check_writable(opt: str, path: Path) -> None:
@@ -335,8 +360,9 @@ def _supervised(args) -> int:
     if args.verb == "run":
         replay, load = "gradcheck run", {"target": None, "paths": [], "layers": parse_layers(args.layers)}
     else:
-        replay = shlex.join(["gradcheck", "check", args.target, *(x for p in args.path for x in ("--path", p))])
-        load = {"target": args.target, "paths": args.path, "layers": parse_layers(args.layers)}
+        spec = ["--spec", args.spec] if args.spec else []
+        replay = shlex.join(["gradcheck", "check", args.target, *(x for p in args.path for x in ("--path", p)), *spec])
+        load = {"target": args.target, "paths": args.path, "layers": parse_layers(args.layers), "spec": args.spec}
     if args.memory_limit is None:
         args.memory_limit = default_memory_mb()
     meta = _meta(args)
@@ -353,6 +379,7 @@ def _supervised(args) -> int:
             "budget": args.budget or None,
             "replay_command": replay,
             "bounds": args.max_dims,
+            "save_repro": str(Path(args.save_repro).resolve()) if args.save_repro else None,
         },
         limits=Limits(timeout=args.timeout or None, budget=args.budget or None, memory_mb=args.memory_limit or None),
         show_output=args.show_output,

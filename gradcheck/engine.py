@@ -14,7 +14,8 @@ from .examples import Example, make_example
 from .findings import Finding
 from .oracle import Oracle
 from .report import LayerReport, Report
-from .specs import SPECS, Spec
+from .specs import Spec
+from .userspecs import known_specs
 
 # In order. Each takes a Context; the gradient checks come first because the
 # verdict reads their findings.
@@ -192,9 +193,10 @@ def check_layer(
     use_spec: False checks with finite differences and the protocol only.
     """
     name = spec.name if isinstance(spec, Spec) else (spec or getattr(layer, "__name__", None))
-    if name not in SPECS and not isinstance(spec, Spec):
-        raise ValueError(f"no spec named {name!r}; known: {', '.join(SPECS)}")
-    spec_obj = spec if isinstance(spec, Spec) else SPECS[cast(str, name)]  # a name in SPECS: checked above
+    known = known_specs()
+    if name not in known and not isinstance(spec, Spec):
+        raise ValueError(f"no spec named {name!r}; known: {', '.join(known)}")
+    spec_obj = spec if isinstance(spec, Spec) else known[cast(str, name)]  # a known name: checked above
     dims = {**{"N": 2, "T": 3, "D": 4, "H": 5, "V": 6}, **(dims or {})}
     ex = example or make_example(spec_obj, dims, seed, dtype)
     findings = check_example(

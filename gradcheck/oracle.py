@@ -64,7 +64,7 @@ class Oracle:
         dims: the example's extents by letter. bucket: extents to pad to (default:
         `default_bucket(dims)`)."""
         _float64_on()
-        bucket = _bucket_for(dims, bucket, spec)
+        bucket = _bucket_for(dims, bucket, spec) if getattr(spec, "padded", True) else dict(dims)
         args = self._args("vjp", spec, values, dims, bucket)
         dout_p = _pad(np.asarray(dout, dtype=np.float64), spec.output_axes, dims, bucket, 0.0, True)
         out, grads = self._function(spec)(args, dout_p)
@@ -85,7 +85,7 @@ class Oracle:
         """The spec's output alone: `self(spec, values, dout, dims, bucket).out`
         without the vjp. Same arguments and padding as `__call__`; its own compile."""
         _float64_on()
-        bucket = _bucket_for(dims, bucket, spec)
+        bucket = _bucket_for(dims, bucket, spec) if getattr(spec, "padded", True) else dict(dims)
         args = self._args("forward", spec, values, dims, bucket)
         fn = self._compiled.get(("forward", spec.name))
         if fn is None:

@@ -11,7 +11,8 @@ Two ways to gate a project's CI on gradcheck:
        test_my_layers = gradcheck_tests("my_layers.py")
 
 `--gradcheck-layers` / `layers=` take `A,B` and `MINE=KNOWN` (check class MINE under
-the spec of KNOWN). A failing layer's test fails with gradcheck's report for that
+the spec of KNOWN); `--gradcheck-spec FILE` / `spec=` a file of declarations of your
+own layers (`gradcheck.declare`). A failing layer's test fails with gradcheck's report for that
 layer (verdict, tensor, entries, the smallest example).
 
 The layers run as under `gradcheck check`: in a worker process (one per target,
@@ -42,6 +43,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gradcheck-profile", default=None, metavar="NAME", help="quick | ci | thorough (default ci)")
     group.addoption("--gradcheck-path", action="append", default=[], metavar="DIR", help="prepend DIR to sys.path")
     group.addoption("--gradcheck-strict", action="store_true", help="warnings fail too")
+    group.addoption(
+        "--gradcheck-spec", default=None, metavar="FILE", help="a file of layer declarations (gradcheck.declare)"
+    )
 
 
 class GradcheckItem(pytest.Item):
@@ -71,10 +75,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     layers = _layers(config.getoption("--gradcheck-layers"))
     paths = config.getoption("--gradcheck-path")
+    spec = config.getoption("--gradcheck-spec")
     options = dict(
-        profile=config.getoption("--gradcheck-profile"), paths=paths, strict=config.getoption("--gradcheck-strict")
+        profile=config.getoption("--gradcheck-profile"),
+        paths=paths,
+        strict=config.getoption("--gradcheck-strict"),
+        spec=spec,
     )
-    for name in _found_layers(target, layers, paths):
+    for name in _found_layers(target, layers, paths, spec):
         items.append(
             GradcheckItem.from_parent(session, name=f"gradcheck[{name}]", target=target, layer=name, options=options)
         )
@@ -95,14 +103,16 @@ def _layers(text: str | None) -> list[str] | None:
 _SESSIONS: dict = {}
 
 
-def _session(target: str, paths: list[str], layers: list[str] | None):
+def _session(target: str, paths: list[str], layers: list[str] | None, spec: str | None = None):
     """The open session for the target loaded with `layers` (WorkerError if it cannot load)."""
     from .supervisor import Session
 
-    key = (target, tuple(paths), tuple(layers or ()))
+    key = (target, tuple(paths), tuple(layers or ()), spec)
     if key not in _SESSIONS:
-        replay = shlex.join(["gradcheck", "check", target, *(x for p in paths for x in ("--path", p))])
-        s = Session(load={"target": target, "paths": list(paths), "layers": layers}, options={"replay_command": replay})
+        with_spec = ["--spec", spec] if spec else []
+        replay = shlex.join(["gradcheck", "check", target, *(x for p in paths for x in ("--path", p)), *with_spec])
+        load = {"target": target, "paths": list(paths), "layers": layers, "spec": spec}
+        s = Session(load=load, options={"replay_command": replay})
         try:
             s.open()
         except BaseException:
@@ -112,13 +122,13 @@ def _session(target: str, paths: list[str], layers: list[str] | None):
     return _SESSIONS[key]
 
 
-def _found_layers(target: str, layers: list[str] | None, paths: list[str]) -> list[str]:
+def _found_layers(target: str, layers: list[str] | None, paths: list[str], spec: str | None = None) -> list[str]:
     """The layers of `target` to check, as --layers items (`TimeRNN`, `Mine=TimeRNN`);
     loaded in a worker, never in this process."""
     from .supervisor import WorkerError
 
     try:
-        return [i.layers_arg for i in _session(target, list(paths), layers).layers]
+        return [i.layers_arg for i in _session(target, list(paths), layers, spec).layers]
     except WorkerError as exc:
         raise pytest.UsageError(f"gradcheck: {exc}") from None
 
@@ -131,6 +141,7 @@ def check_target(
     paths: list[str] | None = None,
     strict: bool = False,
     max_examples: int | None = None,
+    spec: str | None = None,
 ) -> None:
     """Run gradcheck on one layer of `target` (`TimeRNN` or `Mine=TimeRNN`) in a
     worker process; raise GradcheckFailure with the report."""
@@ -140,10 +151,10 @@ def check_target(
     paths = list(paths or [])
     # A worker that already has the layer (the one of collection, say); else one with the
     # target's default layers; else one loading just this layer (an imported class, MINE=KNOWN).
-    opened = [s for (t, p, _), s in _SESSIONS.items() if t == target and list(p) == paths]
+    opened = [s for (t, p, _, sp), s in _SESSIONS.items() if t == target and list(p) == paths and sp == spec]
     loaders = [lambda s=s: s for s in opened] + [
-        lambda: _session(target, paths, None),
-        lambda: _session(target, paths, [layer]),
+        lambda: _session(target, paths, None, spec),
+        lambda: _session(target, paths, [layer], spec),
     ]
     error: WorkerError | None = None
     for load in loaders:
@@ -173,13 +184,15 @@ def gradcheck_tests(
     paths: list[str] | None = None,
     strict: bool = False,
     max_examples: int | None = None,
+    spec: str | None = None,
 ):
     """A pytest test function, parametrized over the layers of `target`:
-    `test_layers = gradcheck_tests("my_layers.py")` in a test module."""
-    names = _found_layers(target, layers, paths or [])
+    `test_layers = gradcheck_tests("my_layers.py")` in a test module; `spec` is a
+    file of declarations (`gradcheck.declare`), as `gradcheck check --spec`."""
+    names = _found_layers(target, layers, paths or [], spec)
 
     @pytest.mark.parametrize("layer", names)
     def test_gradcheck(layer: str) -> None:
-        check_target(target, layer, profile=profile, paths=paths, strict=strict, max_examples=max_examples)
+        check_target(target, layer, profile=profile, paths=paths, strict=strict, max_examples=max_examples, spec=spec)
 
     return test_gradcheck

@@ -3,11 +3,13 @@ findings of the (shrunk) failing example, and renderings as text, JSON, JUnit XM
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from .compare import Entry
@@ -44,6 +46,9 @@ class LayerReport:
     output: str | None = None  # the layer's captured stdout/stderr (last lines), kept when it failed
     output_lines: int = 0  # how many lines it wrote in all
     seed: int | None = None  # the Hypothesis seed the layer ran under
+    repro: str | None = None  # where --save-repro wrote the reproducer, or why it wrote none
+    # The failing Example itself, in the process that ran it (for --save-repro); never serialized.
+    failing: Any = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -83,7 +88,9 @@ class LayerReport:
     def set_example(self, findings: list[Finding], example) -> None:
         """The example to show for `findings`: the one a finding names (e.g. every
         label ignored, for the mask check) or else the example they came from."""
-        self.example = describe(next((f.example for f in findings if f.example is not None), None) or example)
+        shown = next((f.example for f in findings if f.example is not None), None) or example
+        self.example = describe(shown)
+        self.failing = shown if hasattr(shown, "values") else None
 
     def to_dict(self) -> dict:
         return {
@@ -103,6 +110,7 @@ class LayerReport:
             "stopped": self.stopped,
             "seed": self.seed,
             "output": self.output,
+            "repro": self.repro,
         }
 
     def to_wire(self) -> dict:
@@ -130,6 +138,7 @@ class LayerReport:
         r.examples, r.example, r.replay, r.skipped = d["examples"], d["example"], d["replay"], d["skipped"]
         r.shrunk, r.first_failure, r.first_warning = d["shrunk"], d["first_failure_at"], d["first_warning"]
         r.stopped, r.output, r.output_lines, r.seed = d["stopped"], d["output"], d["output_lines"], d["seed"]
+        r.repro = d.get("repro")
         return r
 
 
@@ -217,6 +226,48 @@ class Report:
             suite.set(k, str(v))
         return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
+    def __str__(self) -> str:
+        return self.render()
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rendering: per layer a table of checks, failing rows highlighted
+        (warnings paler), then each failure's findings, example and replay line;
+        every text escaped."""
+        colors = {"fail": "#f8d0d0", "warn": "#fbefc4", "skip": "#eeeeee"}
+        out = ['<div class="gradcheck-report">']
+        for r in self.layers:
+            out.append(
+                f"<h4>{esc(r.label)}: {esc(r.status.upper())}"
+                + (f" ({r.examples} examples)" if r.examples else "")
+                + (f" - {esc(r.skipped)}" if r.skipped else "")
+                + "</h4>"
+            )
+            if r.checks:
+                out.append("<table><tr><th>check</th><th>status</th><th>err/tol</th><th>note</th></tr>")
+                for c in r.checks.values():
+                    style = f' style="background:{colors[c.status]}"' if c.status in colors else ""
+                    ratio = "" if c.ratio is None else f"{c.ratio:.3g}"
+                    note = c.message if c.status != "pass" else ""
+                    out.append(
+                        f'<tr class="gradcheck-{esc(c.status)}"{style}><td>{esc(c.check)}</td><td>{esc(c.status)}</td>'
+                        f"<td>{ratio}</td><td>{esc(note)}</td></tr>"
+                    )
+                out.append("</table>")
+            details = [
+                f"[{f.check}] {f.message}\n" + "".join(f"    {x}\n" for x in f.detail_lines()) for f in r.failures
+            ]
+            details += [f"example:\n{r.example}\n"] if r.failures and r.example else []
+            details += [f"replay: {r.replay}\n"] if r.failures and r.replay else []
+            details += [f"{r.repro}\n"] if r.repro else []
+            details += [f"warning: [{w.check}] {w.message}\n" for w in r.warnings]
+            if details:
+                out.append(f"<pre>{esc(''.join(details))}</pre>")
+        for n in self.not_checked:
+            out.append(f"<p>not checked: {esc(n['class'])}: {esc(n['reason'])}</p>")
+        summary = self.render().rsplit("\n", 1)[-1]  # the text report's last line: PASSED / FAILED ...
+        out.append(f"<p><b>{esc(summary)}</b></p></div>")
+        return "\n".join(out)
+
     def render(self) -> str:
         """The text table and, for each failure, verdict, tensor, entries, example."""
         out = []
@@ -248,6 +299,8 @@ class Report:
                 out.extend("    " + line for line in r.example.splitlines())
             if r.replay:
                 out.append(f"  replay: {r.replay}")
+            if r.repro:
+                out.append(f"  {r.repro}")
             if r.output:
                 shown = len(r.output.splitlines())
                 more = f"last {shown} of {r.output_lines} lines" if r.output_lines > shown else f"{shown} lines"
@@ -273,6 +326,11 @@ class Report:
             + (" (warnings fail under --strict)" if self.strict and n_warn else "")
         )
         return "\n".join(out)
+
+
+def esc(text: object) -> str:
+    """Text for HTML: a layer's messages and examples may hold <, > and &."""
+    return html.escape(str(text))
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .examples import Example, PlanStep, make_example, mask_for
-from .specs import IGNORE_LABEL, SPECS, Spec
+from .specs import IGNORE_LABEL, Spec
+from .userspecs import spec_named
 
 LETTERS = "NTDHV"
 DEFAULT_BOUNDS: dict[str, tuple[int, int]] = {"N": (1, 3), "T": (1, 5), "D": (1, 4), "H": (1, 4), "V": (2, 6)}
@@ -184,7 +185,7 @@ def examples(
     """Whole examples of a layer: dims, a seed for the float values, dtype, token
     ids, labels with ignore_label patterns, one-hot labels (where nothing is
     ignored), and a stateful plan for layers with a hidden state."""
-    spec = SPECS[spec] if isinstance(spec, str) else spec
+    spec = spec_named(spec) if isinstance(spec, str) else spec
     b = bounds_for(**limits)
     if not dtypes:
         raise ValueError("dtypes must name at least one float dtype")

@@ -57,8 +57,17 @@ def load_module(target: str, paths: list[str] | None = None) -> ModuleType:
     return _execute(target, origin, paths or [], lambda: importlib.import_module(target))
 
 
+def load_declarations(path: str, paths: list[str]) -> None:
+    """`--spec FILE`: run the file, whose `gradcheck.declare(...)` calls add specs."""
+    from .userspecs import load_spec_file
+
+    if not Path(path).is_file():
+        raise TargetError(f"--spec {path}: no such file")
+    _execute(path, Path(path).resolve(), paths, lambda: load_spec_file(path))
+
+
 def looks_like_file(target: str) -> bool:
-    return target.endswith(".py") or "/" in target or "\\" in target
+    return target.endswith((".py", ".ipynb")) or "/" in target or "\\" in target
 
 
 def _load_file(target: str, paths: list[str]) -> ModuleType:
@@ -66,6 +75,14 @@ def _load_file(target: str, paths: list[str]) -> ModuleType:
     if not path.is_file():
         raise TargetError(f"no such file: {target}")
     path = path.resolve()
+    if path.suffix == ".ipynb":
+        from .notebook import NotebookError, load_notebook
+
+        sys.path.insert(0, str(path.parent))  # Jupyter runs a notebook from its own directory
+        try:
+            return load_notebook(path, target)
+        except NotebookError as exc:
+            raise TargetError(str(exc)) from None
     package = _package_of(path)
     if package:
         root, name = package
@@ -156,9 +173,9 @@ def _norm(name: str) -> str:
 
 def _lookalike(name: str) -> str | None:
     """The known layer `name` matches once lowercased and stripped of `_` and `-`."""
-    from .specs import SPECS
+    from .userspecs import known_specs
 
-    return next((n for n in SPECS if _norm(n) == _norm(name)), None)
+    return next((n for n in known_specs() if _norm(n) == _norm(name)), None)
 
 
 def parse_layers(text: str | None) -> list[str] | None:
@@ -174,7 +191,9 @@ def split_item(item: str) -> tuple[str, str]:
 
 def check_layer_names(layers: list[str] | None) -> None:
     """Reject spec names no spec has (what can be checked without the module)."""
-    from .specs import SPECS
+    from .userspecs import known_specs
+
+    SPECS = known_specs()
 
     unknown = [spec for _, spec in map(split_item, layers or []) if spec not in SPECS]
     if unknown:
@@ -189,8 +208,9 @@ def discover(module: ModuleType, layers: list[str] | None = None) -> Discovery:
     names; imported ones and look-alike names are listed, checked only when named
     in `layers` (`KNOWN` or `MINE=KNOWN`)."""
     from .runner import Target
-    from .specs import SPECS
+    from .userspecs import known_specs
 
+    SPECS = known_specs()  # the book's and the declared ones (`gradcheck.declare`)
     check_layer_names(layers)
     shown = getattr(module, "__gradcheck_display__", module.__name__)
     callables = {n: v for n, v in vars(module).items() if callable(v) and not n.startswith("_")}

@@ -12,7 +12,8 @@ from .checks import Context, convention_of, differing, grad_name
 from .compare import compare
 from .examples import Example, make_example, shape_of
 from .findings import Finding, from_comparison, pair
-from .specs import IGNORE_LABEL, SPECS, Arg, axis_parts
+from .specs import IGNORE_LABEL, Arg, axis_parts
+from .userspecs import spec_named
 
 
 def check_cell(ctx: Context) -> list[Finding]:
@@ -27,7 +28,7 @@ def check_cell(ctx: Context) -> list[Finding]:
         return []
     if ctx.gradient_failed:  # forward or backward already failed against the spec on this example
         return [Finding("cell", "skip", "skipped: see backward-jax (the layer is wrong at every T)")]
-    cell = SPECS[spec.cell]
+    cell = spec_named(spec.cell)
     dims = {**ctx.ex.dims, "T": 1}
     ex = make_example(spec, dims, ctx.ex.seed, ctx.ex.dtype)
     if ctx.no_set_state:  # such a layer runs from zeros: the cell gets h_prev = 0 (and c_prev)

@@ -152,6 +152,24 @@ def _example_line(ex) -> str:
     return f"{ex.spec} example, seed={ex.seed}, dtype={np.dtype(ex.dtype).name}, {dims}"
 
 
+def _save_repro(target, report, loaded: dict, directory: str, oracle) -> str:
+    """Write the failing layer's reproducer (gradcheck/repro.py); the report's line about it."""
+    from pathlib import Path
+
+    from .repro import save, where_of
+    from .userspecs import spec_named
+
+    if report.failing is None:
+        return "no reproducer: the layer failed before an example could be kept (a hang or a crash of the worker)"
+    where = where_of(loaded.get("target"), loaded.get("paths") or [], target.factory)
+    cls = target.cls_name or target.name
+    try:
+        _, line = save(spec_named(target.name), target.factory, cls, report.failing, oracle, where, Path(directory))
+    except OSError as exc:
+        return f"no reproducer: cannot write to {directory} ({exc.strerror or exc})"
+    return line
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     chan = Channel(int(argv[0]))
@@ -171,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     from .jaxcache import enable_compile_cache
     from .oracle import Oracle
     from .runner import RunOptions, reference_targets, run_layer
-    from .targets import TargetError, discover, load_module, parse_layers
+    from .targets import TargetError, discover, load_declarations, load_module, parse_layers
 
     def os_exit(code: int = 0) -> None:  # what the layer's os._exit calls
         stack = traceback.extract_stack()[:-1]
@@ -186,10 +204,12 @@ def main(argv: list[str] | None = None) -> None:
     enable_compile_cache()  # before the first compile; off with GRADCHECK_NO_COMPILE_CACHE / --no-compile-cache
     oracle = Oracle()
     targets: list = []
+    loaded: dict = {}  # the load request: which target, which --path dirs (for --save-repro)
     chan.send(event="ready")
     for line in sys.stdin:
         req = json.loads(line)
         if req["op"] == "load":
+            loaded = req
             with _captured(req.get("output")):
                 try:
                     layers = req.get("layers")
@@ -202,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
                         # The target sees the argv `python TARGET` would give it, not ours
                         # (an argparse at import must not read the worker's arguments).
                         sys.argv = [req["target"]]
+                        if req.get("spec"):  # --spec FILE: its declarations first
+                            load_declarations(req["spec"], req.get("paths") or [])
                         module = load_module(req["target"], req.get("paths") or [])
                         found = discover(module, parse_layers(",".join(layers)) if layers else None)
                         targets, notes = found.targets, found.not_checked
@@ -247,6 +269,8 @@ def main(argv: list[str] | None = None) -> None:
                 faulthandler.enable(crash_file, all_threads=False)
             with _captured(req.get("output")):
                 report = run_layer(targets[req["index"]], options, oracle)
+                if opts.get("save_repro") and report.status == "fail":
+                    report.repro = _save_repro(targets[req["index"]], report, loaded, opts["save_repro"], oracle)
             if config.get("memory_mb"):
                 _name_memory_cap(report, config["memory_mb"])
             chan.send(event="layer", report=report.to_wire(), compiles=oracle.compiles - before)
