@@ -33,6 +33,15 @@ class Precision:
     fd_noise: multiple of eps * sum|out * dout| / h allowed for rounding in the
       two forwards of a difference; 64 covers rounding accumulated along a
       sequence of up to ~50 time steps.
+
+    The same tolerance (`fd_allowed`) serves a probe along one tensor and the
+    joint probe along all of a layer's tensors at once (`numeric.probe` with
+    several tensors): the joint direction is a unit vector of the concatenated
+    space, so the truncation error is h^2 times a third derivative along a unit
+    direction, as for one tensor (the mixed third derivatives of x @ W products
+    through tanh / softmax are of the same O(1) size as the pure ones); the
+    gradient's size is the norm of the concatenated gradient (Cauchy-Schwarz
+    bound of the projection); rounding depends only on the two forwards.
     """
 
     dtype: np.dtype
@@ -44,6 +53,13 @@ class Precision:
     @property
     def eps(self) -> float:
         return float(np.finfo(self.dtype).eps)
+
+    def fd_allowed(self, analytic: float, gnorm: float, magnitude: float, step: float) -> float:
+        """Error allowed for one central difference along a unit direction:
+        truncation fd_rtol * (|<g, u>| + |g| |u|) plus rounding of the two
+        forwards, fd_noise * eps * magnitude / (2 step), magnitude = the sum of
+        |out * dout| over both forwards."""
+        return self.fd_rtol * (abs(analytic) + gnorm) + self.fd_noise * self.eps * magnitude / (2 * step)
 
 
 def _precision(dtype: type[np.floating]) -> Precision:
@@ -58,6 +74,20 @@ def _precision(dtype: type[np.floating]) -> Precision:
 # the truncation error is FD_REFINE^2 = 16x smaller and rounding 4x larger (still
 # far below fd_rtol in float64). Only a disagreement that survives that is reported.
 FD_REFINE = 4.0
+
+# The joint probe (checks.check_backward_fd) moves k tensors at once, each along a
+# random direction of norm share = 1/sqrt(k). A gradient g_i wrong by e_i adds
+# <e_i, u_i> ~ share |e_i| |cos| to the disagreement, where a probe of tensor i
+# alone would see |e_i| |cos|; and the joint tolerance (fd_allowed) is set by the
+# norm of *all* gradients, so a tensor with a small gradient next to a large one
+# is diluted. The joint projection therefore stands for tensor i only when its
+# allowed error is at most FD_JOINT_RTOL of share * |g_i|: a bug that moves g_i by
+# more than 1e-4 of its size along the direction still exceeds the tolerance
+# (alone: fd_rtol, 1.5e-8 in float64; real bugs are wrong by 1e-3 and more). In
+# float64 that holds unless a gradient is ~10^4 times smaller than the others; in
+# float32 (fd_rtol 2.4e-2) never, so a layer computing in float32 keeps one probe
+# per tensor. A tensor the joint projection does not stand for gets its own.
+FD_JOINT_RTOL = 1e-4
 
 PRECISIONS: dict[np.dtype, Precision] = {np.dtype(t): _precision(t) for t in (np.float64, np.float32)}
 
