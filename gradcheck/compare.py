@@ -7,6 +7,7 @@ layer that computes in float32 is held to float32's precision.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,14 +121,24 @@ class Entry:
 
 @dataclass
 class Comparison:
-    """Result of comparing an actual array to an expected one."""
+    """Result of comparing an actual array to an expected one. `worst` (the entries
+    with the largest error ratio, largest first) is found when first read: most
+    comparisons pass and nobody reads theirs."""
 
     ok: bool
     ratio: float  # worst error / allowed error; <= 1 passes
-    worst: list[Entry] = field(default_factory=list)
+    _worst: list[Entry] | None = field(default=None, repr=False)
     shape_error: str | None = None
     bad_count: int = 0
     size: int = 0
+    _find: Callable[[], list[Entry]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def worst(self) -> list[Entry]:
+        if self._worst is None:
+            self._worst = self._find() if self._find is not None else []
+            self._find = None
+        return self._worst
 
 
 def compare(actual: object, expected: np.ndarray, rtol: float, *, n_worst: int = 3) -> Comparison:
@@ -144,29 +155,41 @@ def compare(actual: object, expected: np.ndarray, rtol: float, *, n_worst: int =
         return Comparison(False, np.inf, shape_error=f"shape {a.shape}, expected {expected.shape}")
     if a.size == 0:
         return Comparison(True, 0.0)
-    finite = np.isfinite(a) & np.isfinite(expected)
-    same_nonfinite = ~finite & (a == expected)
-    scale = max(float(np.max(np.abs(np.where(finite, a, 0)))), float(np.max(np.abs(np.where(finite, expected, 0)))))
-    allowed = rtol * (np.abs(np.where(finite, expected, 0)) + scale)
-    err = np.where(finite, np.abs(a - expected), np.where(same_nonfinite, 0.0, np.inf))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = np.where(err == 0, 0.0, err / np.where(allowed > 0, allowed, np.finfo(float).tiny))
-    bad = ratios > 1
-    order = _largest(ratios.ravel(), n_worst)
-    worst = [
-        Entry(
-            index=tuple(int(i) for i in np.unravel_index(k, a.shape)),
-            expected=float(expected.flat[k]),
-            actual=float(a.flat[k]),
-            error=float(err.flat[k]),
-            allowed=float(allowed.flat[k]),
-        )
-        for k in order
-        if ratios.flat[k] > 0
-    ]
-    return Comparison(
-        ok=not bad.any(), ratio=float(ratios.max()), worst=worst, bad_count=int(bad.sum()), size=int(a.size)
-    )
+    abs_e = np.abs(expected)
+    scale = max(float(np.max(np.abs(a))), float(np.max(abs_e)))
+    if np.isfinite(scale) and scale > 0:
+        # Everything finite (a NaN or inf anywhere makes the max non-finite): the
+        # same formula in fewer passes over the arrays.
+        err = np.abs(a - expected)
+        allowed = abs_e
+        allowed += scale
+        allowed *= rtol
+        ratios = err / allowed
+    else:
+        finite = np.isfinite(a) & np.isfinite(expected)
+        same_nonfinite = ~finite & (a == expected)
+        scale = max(float(np.max(np.abs(np.where(finite, a, 0)))), float(np.max(np.where(finite, abs_e, 0))))
+        allowed = rtol * (np.where(finite, abs_e, 0) + scale)
+        err = np.where(finite, np.abs(a - expected), np.where(same_nonfinite, 0.0, np.inf))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = np.where(err == 0, 0.0, err / np.where(allowed > 0, allowed, np.finfo(float).tiny))
+    ratio = float(ratios.max())
+
+    def find() -> list[Entry]:
+        return [
+            Entry(
+                index=tuple(int(i) for i in np.unravel_index(k, a.shape)),
+                expected=float(expected.flat[k]),
+                actual=float(a.flat[k]),
+                error=float(err.flat[k]),
+                allowed=float(allowed.flat[k]),
+            )
+            for k in _largest(ratios.ravel(), n_worst)
+            if ratios.flat[k] > 0
+        ]
+
+    bad = 0 if ratio <= 1 else int(np.count_nonzero(ratios > 1))
+    return Comparison(ok=ratio <= 1, ratio=ratio, bad_count=bad, size=int(a.size), _find=find)
 
 
 def _largest(values: np.ndarray, n: int) -> np.ndarray:

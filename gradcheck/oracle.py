@@ -136,6 +136,15 @@ def _float64_on() -> None:
         jax.config.update("jax_enable_x64", True)
 
 
+def sub_bucket(bucket: Mapping[str, int], dims: Mapping[str, int]) -> dict[str, int]:
+    """The bucket for a call smaller than its example (a stateful chunk, a thin
+    batch): an extent gets its own default bucket where that at least halves the
+    example's (a new compile pays for itself: at H=256 a 2-step chunk padded to
+    the example's 16 steps cost 8x its work), else the example's (no compile)."""
+    own = default_bucket(dims)
+    return {k: own[k] if k in own and own[k] <= PAD_LIMIT and 2 * own[k] <= b else b for k, b in bucket.items()}
+
+
 def default_bucket(dims: Mapping[str, int]) -> dict[str, int]:
     """Round each extent up to a power of two (at least 4) so that nearby shapes share
     a compile; extents above PAD_LIMIT are left as they are."""

@@ -10,8 +10,9 @@ from . import calling
 from .calling import LayerError
 from .checks import Context, differing, grad_name
 from .compare import compare
-from .examples import Example, make_example, shape_of
+from .examples import Example, make_example, shape_of, thin
 from .findings import Finding, from_comparison, pair
+from .oracle import default_bucket, sub_bucket
 from .specs import IGNORE_LABEL, SPECS, Arg
 
 
@@ -64,7 +65,9 @@ def check_cell(ctx: Context) -> list[Finding]:
             c_grads = calling.snapshot(calling.backward(cell, c_layer, cell_ex.dout))
         except LayerError as err:  # the cell's own check reports it; this layer is not to blame
             if not refs:
-                return [Finding("cell", "skip", f"the target's {cell.name} cannot run ({err}): nothing to compare with")]
+                return [
+                    Finding("cell", "skip", f"the target's {cell.name} cannot run ({err}): nothing to compare with")
+                ]
             note = f"; the target's {cell.name} was not consulted: it cannot run ({err})"
         else:
             broken = refs and _disagree(c_out, c_grads, refs[0][1], refs[0][2], ctx.prec.analytic)
@@ -139,13 +142,17 @@ def check_stateful(ctx: Context) -> list[Finding]:
         return []
     if ctx.oracle is None:
         return [Finding("stateful", "skip", "no spec to compare chunks with")]
+    # Two rows of the example (examples.thin): the chunks test state across calls,
+    # which is the same logic in every row.
+    values = thin(spec, ex, ctx.values).values  # as the primary layer holds them
+    ex = thin(spec, ex)
     layer = calling.build(spec, ctx.factory, ex, stateful=True, exact=True)
     can_reset, can_set = calling.has(layer, "reset_state"), calling.has(layer, "set_state")
     if can_reset:
         calling.method(layer, "reset_state")
     N, H = ex.dims["N"], ex.dims["H"]
     h, pos, rng = np.zeros((N, H)), 0, np.random.default_rng(ex.seed + 3)
-    values = ctx.values
+    bucket = ctx.bucket or default_bucket(ctx.ex.dims)
     findings = []
     for i, step in enumerate(ex.plan):
         if step[0] == "reset":
@@ -180,9 +187,9 @@ def check_stateful(ctx: Context) -> list[Finding]:
         if "ts" in chunk and (chunk["ts"] == IGNORE_LABEL).all() and not np.isfinite(out).all():
             # 0/0 for a chunk whose labels are all ignored: the convention the mask
             # check names once; the state still carries on to the next chunk.
-            h = _final_state(spec, chunk, dims, ctx)
+            h = _final_state(spec, chunk, dims, ctx, sub_bucket(bucket, dims))
             continue
-        ref = ctx.oracle(spec, chunk, dout, dims, ctx.bucket)
+        ref = ctx.oracle(spec, chunk, dout, dims, sub_bucket(bucket, dims))
         label = f"chunk {i + 1} (t={sl.start}..{sl.stop - 1})"
         c = _in_sequence(compare(out, ref.out, ctx.prec.analytic), spec.output_axes, sl.start)
         if not c.ok:
@@ -207,7 +214,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
                 )
         if findings:
             break
-        h = _final_state(spec, chunk, dims, ctx, ref)
+        h = _final_state(spec, chunk, dims, ctx, sub_bucket(bucket, dims), ref)
     if not can_set and spec.kind != "model":
         findings.append(
             Finding(
@@ -229,7 +236,7 @@ def _in_sequence(c, axes: tuple[str, ...], start: int):
     return c
 
 
-def _final_state(spec, chunk, dims, ctx: Context, ref=None) -> np.ndarray:
+def _final_state(spec, chunk, dims, ctx: Context, bucket: dict[str, int], ref=None) -> np.ndarray:
     """The hidden state after a chunk, from the spec (TimeRNN's output at t=-1):
     read from the chunk's own result when the layer is TimeRNN, else computed by
     the forward-only program (no vjp)."""
@@ -243,7 +250,7 @@ def _final_state(spec, chunk, dims, ctx: Context, ref=None) -> np.ndarray:
     else:
         vals = {a.name: chunk[a.name] for a in rnn.args}
     d = {"N": dims["N"], "T": dims["T"], "D": dims["D"], "H": dims["H"]}
-    return ctx.oracle.forward(rnn, vals, d, ctx.bucket)[:, -1]
+    return ctx.oracle.forward(rnn, vals, d, bucket)[:, -1]
 
 
 def check_state_methods(ctx: Context) -> list[Finding]:

@@ -1,0 +1,71 @@
+"""The checks of structure run on two rows of the example (examples.thin) and pad
+their smaller calls to a smaller bucket only when that halves the work
+(oracle.sub_bucket): a bug of state across calls is still caught at any N, the
+right layer still passes."""
+
+from __future__ import annotations
+
+import buggy_layers as B
+import numpy as np
+import pytest
+
+import rnnref
+from gradcheck.engine import check_example, default_oracle
+from gradcheck.examples import make_example, thin
+from gradcheck.oracle import sub_bucket
+from gradcheck.specs import SPECS
+
+
+def test_thin_takes_the_first_rows_of_every_batched_array():
+    spec = SPECS["TimeRNN"]
+    ex = make_example(spec, dict(N=5, T=4, D=3, H=2), 0)
+    sub = thin(spec, ex)
+    assert sub.dims == {**ex.dims, "N": 2}
+    assert np.array_equal(sub.values["xs"], ex.values["xs"][:2])
+    assert np.array_equal(sub.values["h0"], ex.values["h0"][:2])
+    assert np.array_equal(sub.dout, ex.dout[:2])
+    assert sub.values["Wh"] is ex.values["Wh"] and sub.plan == ex.plan
+
+
+def test_thin_keeps_a_model_loss_and_a_small_batch():
+    spec = SPECS["SimpleRnnlm"]
+    ex = make_example(spec, dict(N=4, T=3, D=3, H=2, V=5), 0)
+    sub = thin(spec, ex)
+    assert sub.values["ts"].shape == (2, 3) and sub.dout == ex.dout
+    one = make_example(SPECS["TimeRNN"], dict(N=1, T=2, D=3, H=2), 0)
+    assert thin(SPECS["TimeRNN"], one).dims["N"] == 1
+
+
+@pytest.mark.parametrize(
+    "bucket, dims, want",
+    [
+        ({"N": 4, "T": 16, "H": 256}, {"N": 2, "T": 2, "H": 256}, {"N": 4, "T": 4, "H": 256}),
+        ({"N": 20, "T": 35}, {"N": 2, "T": 30}, {"N": 4, "T": 35}),  # a long chunk: the example's bucket
+        ({"N": 3, "T": 5}, {"N": 2, "T": 2}, {"N": 3, "T": 5}),  # the runner's bucket: no new compile
+        ({"N": 8, "T": 8}, {"N": 2, "T": 4}, {"N": 4, "T": 4}),
+    ],
+)
+def test_sub_bucket_shrinks_only_where_it_halves_the_work(bucket, dims, want):
+    assert sub_bucket(bucket, dims) == want
+
+
+def _stateful(factory, spec, dims, seed=0):
+    ex = make_example(SPECS[spec], dims, seed)
+    return [f for f in check_example(SPECS[spec], factory, ex, oracle=default_oracle()) if f.check == "stateful"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_layer_that_does_not_carry_its_state_fails_stateful_at_a_large_batch(seed):
+    found = _stateful(B.TimeRNNNoCarry, "TimeRNN", dict(N=7, T=6, D=3, H=4), seed)
+    assert any(f.status == "fail" for f in found), [f.message for f in found]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_reference_passes_stateful_at_a_large_batch(seed):
+    found = _stateful(rnnref.TimeRNN, "TimeRNN", dict(N=7, T=6, D=3, H=4), seed)
+    assert [f.status for f in found] == ["pass"]
+
+
+def test_a_model_that_is_not_stateful_fails_stateful_at_a_large_batch():
+    found = _stateful(B.SimpleRnnlmNotStateful, "SimpleRnnlm", dict(N=6, T=5, D=3, H=4, V=7))
+    assert any(f.status == "fail" for f in found), [f.message for f in found]
