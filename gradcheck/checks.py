@@ -67,6 +67,8 @@ class Context:
     grads_before: list = field(default_factory=list)  # layer.grads before the primary run
     grads_after: list = field(default_factory=list)  # ... and after it
     repeatable: bool | None = None  # set by check_repeatable: a second backward gave the same
+    # set by check_repeatable: (c, gradients of backward(c * dout)) when exactly c times the primary's
+    scaled: tuple[float, dict[str, np.ndarray | None]] | None = None
     gradient_failed: bool = False  # set by the engine: forward or backward-jax failed on this example
 
     def fresh(self, *, stateful: bool = True) -> Layer:
