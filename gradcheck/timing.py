@@ -10,7 +10,7 @@ from . import calling
 from .calling import LayerError
 from .checks import Context, differing, grad_name
 from .compare import compare
-from .examples import Example, make_example, shape_of, thin
+from .examples import THIN_N, Example, make_example, shape_of, thin
 from .findings import Finding, from_comparison, pair
 from .oracle import default_bucket, sub_bucket
 from .specs import IGNORE_LABEL, SPECS, Arg
@@ -29,7 +29,8 @@ def check_cell(ctx: Context) -> list[Finding]:
     if ctx.gradient_failed:  # forward or backward already failed against the spec on this example
         return [Finding("cell", "skip", "skipped: see backward-jax (the layer is wrong at every T)")]
     cell = SPECS[spec.cell]
-    dims = {**ctx.ex.dims, "T": 1}
+    # Two rows (examples.thin): each row of a Time layer at T=1 is the cell on that row.
+    dims = {**ctx.ex.dims, "T": 1, "N": min(ctx.ex.dims["N"], THIN_N)}
     ex = make_example(spec, dims, ctx.ex.seed, ctx.ex.dtype)
     if ctx.no_set_state:  # such a layer runs from zeros: the cell gets h_prev = 0
         ex.values[cast(Arg, spec.state).name] = np.zeros_like(ex.values[cast(Arg, spec.state).name])
@@ -43,7 +44,7 @@ def check_cell(ctx: Context) -> list[Finding]:
         for t_ax, c_ax in zip([a for a in t.axes if a != "T"], c.axes, strict=True)
     }
     cell_dims = {c_ax: dims[t_ax] for c_ax, t_ax in letter.items()}
-    bucket = ctx.bucket or {}
+    bucket = sub_bucket(ctx.bucket or default_bucket(ctx.ex.dims), dims)
     cell_bucket = {c_ax: bucket.get(t_ax, cell_dims[c_ax]) for c_ax, t_ax in letter.items()}
     cell_ex = Example(cell.name, cell_dims, at0, _step0_out(spec, ex.dout), ex.seed, ex.dtype)
     t_run = Context.run(_ctx_for(ctx, ex), calling.build(spec, ctx.factory, ex))
@@ -261,15 +262,17 @@ def check_state_methods(ctx: Context) -> list[Finding]:
     if spec.kind == "model":
         return _model_reset(ctx)
     assert ctx.oracle is not None  # setup() sets ctx.ref only from the oracle
-    zeros_ref = ctx.oracle.forward(
-        spec, {**ctx.values, spec.state.name: np.zeros(shape_of(spec.state, ex.dims))}, ex.dims, ctx.bucket
-    )
-    inputs = ctx.inputs
+    sub = thin(spec, ex, ctx.values)  # two rows: starting from zeros is the same logic in every row
+    zeros = np.zeros(shape_of(spec.state, sub.dims))
+    bucket = sub_bucket(ctx.bucket or default_bucket(ex.dims), sub.dims)
+    zeros_ref = ctx.oracle.forward(spec, {**sub.values, spec.state.name: zeros}, sub.dims, bucket)
+    inputs = calling.inputs_for(spec, sub, sub.values)
+    state = None if ctx.state is None else sub.values[spec.state.name]
 
     def run_then_set_state_or_forward(layer) -> None:
         calling.method(layer, "forward", *[x.copy() for x in inputs])
-        if ctx.state is not None:
-            calling.method(layer, "set_state", ctx.state.copy())
+        if state is not None:
+            calling.method(layer, "set_state", state.copy())
 
     def starts_from_zeros(check: str, stateful: bool, prepare, message: str) -> list[Finding]:
         layer = ctx.fresh(stateful=stateful)
@@ -279,7 +282,7 @@ def check_state_methods(ctx: Context) -> list[Finding]:
         return [] if c.ok else [Finding(check, "fail", f"{message} ({c.ratio:.3g}x the tolerance)")]
 
     def run_then_reset(layer) -> None:
-        calling.forward(spec, layer, [x.copy() for x in inputs], ctx.state)
+        calling.forward(spec, layer, [x.copy() for x in inputs], state)
         calling.method(layer, "reset_state")
 
     if not calling.has(ctx.layer, "reset_state"):

@@ -69,3 +69,34 @@ def test_the_reference_passes_stateful_at_a_large_batch(seed):
 def test_a_model_that_is_not_stateful_fails_stateful_at_a_large_batch():
     found = _stateful(B.SimpleRnnlmNotStateful, "SimpleRnnlm", dict(N=6, T=5, D=3, H=4, V=7))
     assert any(f.status == "fail" for f in found), [f.message for f in found]
+
+
+def _checks(factory, spec, dims, names, seed=0, cell=None):
+    ex = make_example(SPECS[spec], dims, seed)
+    found = check_example(SPECS[spec], factory, ex, oracle=default_oracle(), cell_factory=cell)
+    return [f for f in found if f.check in names]
+
+
+@pytest.mark.parametrize(
+    "bug, check", [(B.TimeRNNResetBroken, "state-reset"), (B.TimeRNNAlwaysStateful, "non-stateful")]
+)
+def test_state_method_bugs_fail_at_a_large_batch(bug, check):
+    found = _checks(bug, "TimeRNN", dict(N=7, T=3, D=3, H=4), {check})
+    assert found and all(f.status == "fail" for f in found)
+
+
+@pytest.mark.parametrize(
+    "bug, spec, cell",
+    [(B.TimeRNNZeroStateAtT1, "TimeRNN", rnnref.RNN), (B.TimeAffineNoBiasAtT1, "TimeAffine", rnnref.Affine)],
+)
+def test_cell_bugs_fail_at_a_large_batch(bug, spec, cell):
+    dims = dict(N=7, T=3, D=3, H=4) if spec == "TimeRNN" else dict(N=7, T=3, D=3, H=4, V=5)
+    found = _checks(bug, spec, {k: v for k, v in dims.items() if k in SPECS[spec].letters}, {"cell"}, cell=cell)
+    assert found and all(f.status == "fail" for f in found)
+
+
+@pytest.mark.parametrize("spec, cell", [("TimeRNN", rnnref.RNN), ("TimeAffine", rnnref.Affine)])
+def test_the_reference_passes_cell_and_state_checks_at_a_large_batch(spec, cell):
+    dims = {k: v for k, v in dict(N=7, T=3, D=3, H=4, V=5).items() if k in SPECS[spec].letters}
+    found = _checks(getattr(rnnref, spec), spec, dims, {"cell", "state-reset", "non-stateful"}, cell=cell)
+    assert found and all(f.status == "pass" for f in found), [f.message for f in found]
