@@ -81,11 +81,14 @@ def make_example(
     onehot: bool = False,
     extreme: bool = False,
     plan: Sequence[PlanStep] | None = None,
+    given: Mapping[str, np.ndarray] | None = None,
 ) -> Example:
     """Build an example of `spec` at `dims`; float values from `seed`.
 
     tokens / labels: (N, T) ints to use instead of drawing them (labels may hold
-    IGNORE_LABEL). extreme: losses get logits of +-1e4 at some positions, to show a
+    IGNORE_LABEL). given: arrays to take as they are instead of drawing them (the
+    params of another example: at PTB size drawing them costs more than the check
+    that reads the example). extreme: losses get logits of +-1e4 at some positions, to show a
     softmax that overflows. plan: stateful steps (default: two chunks when T >= 2).
     """
     missing = [a for a in spec.letters if a not in dims]
@@ -97,7 +100,9 @@ def make_example(
     values: dict[str, np.ndarray] = {}
     for arg in spec.args:
         shape = shape_of(arg, dims)
-        if arg.kind == "tokens":
+        if given is not None and arg.name in given:
+            values[arg.name] = given[arg.name]
+        elif arg.kind == "tokens":
             v = tokens if tokens is not None else rng.integers(0, dims["V"], size=shape)
             values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
         elif arg.kind == "labels":

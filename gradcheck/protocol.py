@@ -272,8 +272,9 @@ def other_shapes(ctx: Context) -> list[Example]:
         shapes = [{**dims, "N": dims["N"] + 1}, {**dims, "N": n}] if dims["N"] > 1 else [{**dims, "N": 2}]
     out = []
     for i, d in enumerate(shapes):
-        ex = make_example(ctx.spec, d, ctx.ex.seed + 7919 * (i + 1), ctx.ex.dtype, onehot=ctx.ex.onehot)
-        for arg in ctx.spec.params:  # the instance holds the primary's parameters
-            ex.values[arg.name] = ctx.values[arg.name]
-        out.append(ex)
+        # the instance holds the primary's parameters
+        params = {arg.name: ctx.values[arg.name] for arg in ctx.spec.params}
+        out.append(
+            make_example(ctx.spec, d, ctx.ex.seed + 7919 * (i + 1), ctx.ex.dtype, onehot=ctx.ex.onehot, given=params)
+        )
     return out

@@ -100,3 +100,11 @@ def test_the_reference_passes_cell_and_state_checks_at_a_large_batch(spec, cell)
     dims = {k: v for k, v in dict(N=7, T=3, D=3, H=4, V=5).items() if k in SPECS[spec].letters}
     found = _checks(getattr(rnnref, spec), spec, dims, {"cell", "state-reset", "non-stateful"}, cell=cell)
     assert found and all(f.status == "pass" for f in found), [f.message for f in found]
+
+
+def test_make_example_takes_given_arrays_as_they_are():
+    spec = SPECS["TimeRNN"]
+    base = make_example(spec, dict(N=2, T=3, D=3, H=4), 0)
+    other = make_example(spec, dict(N=1, T=4, D=3, H=4), 5, given={"Wx": base.values["Wx"]})
+    assert other.values["Wx"] is base.values["Wx"]
+    assert other.values["xs"].shape == (1, 4, 3) and other.values["Wh"].shape == (4, 4)
