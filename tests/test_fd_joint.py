@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import rnnref
+from gradcheck.checks import check_backward_fd, setup
 from gradcheck.compare import PRECISIONS
 from gradcheck.engine import check_example, default_oracle
 from gradcheck.examples import make_example
@@ -105,3 +106,29 @@ def test_float32_layers_keep_one_probe_per_tensor(seed):
     found = _fd(Float32AffineWrongDb, "Affine", dict(N=2, D=2000, H=5), seed)
     assert {f.tensor for f in found if f.status == "fail"} == {"db"}
     assert not any("one projection" in f.message for f in found)
+
+
+class CountingFloat32Affine(Float32AffineWrongDb):
+    forwards = 0
+
+    def forward(self, x):
+        type(self).forwards += 1
+        return super().forward(x)
+
+    def backward(self, dout):  # right this time
+        W, _ = self.params
+        dout = dout.astype(np.float32)
+        self.grads[0][...] = self.x.T @ dout
+        self.grads[1][...] = dout.sum(axis=0)
+        return dout @ W.astype(np.float32).T
+
+
+def test_float32_spends_no_forwards_on_a_joint_projection_that_could_stand_for_nothing():
+    ex = make_example(SPECS["Affine"], dict(N=2, D=2000, H=5), 0)
+    ctx = setup(SPECS["Affine"], CountingFloat32Affine, ex, default_oracle())
+    CountingFloat32Affine.forwards = 0
+    found = check_backward_fd(ctx)
+    assert all(f.status == "pass" for f in found)
+    # a float64 example: the primary's gradients, no forward of its own; then 2 per
+    # tensor (dW, db, dx) and none for a joint projection
+    assert CountingFloat32Affine.forwards == 2 * 3
