@@ -110,3 +110,30 @@ def test_make_example_takes_given_arrays_as_they_are():
     other = make_example(spec, dict(N=1, T=4, D=3, H=4), 5, given={"Wx": base.values["Wx"]})
     assert other.values["Wx"] is base.values["Wx"]
     assert other.values["xs"].shape == (1, 4, 3) and other.values["Wh"].shape == (4, 4)
+
+
+MODEL_DIMS = dict(N=6, T=4, D=3, H=4, V=7)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_model_reset_that_does_nothing_fails_state_reset_at_a_large_batch(seed):
+    found = _checks(B.SimpleRnnlmResetBroken, "SimpleRnnlm", MODEL_DIMS, {"state-reset"}, seed)
+    assert found and all(f.status == "fail" for f in found)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_reference_model_passes_state_reset_at_a_large_batch(seed):
+    found = _checks(rnnref.SimpleRnnlm, "SimpleRnnlm", MODEL_DIMS, {"state-reset"}, seed)
+    assert [f.status for f in found] == ["pass"], [f.message for f in found]
+
+
+def test_a_model_reset_on_rows_whose_labels_are_all_ignored_uses_the_whole_batch():
+    spec = SPECS["SimpleRnnlm"]
+    labels = np.array([[-1, -1, -1, -1], [-1, -1, -1, -1], [0, 1, 2, 3], [4, 5, 6, 0]])
+    ex = make_example(spec, dict(N=4, T=4, D=3, H=4, V=7), 0, labels=labels)
+    found = [
+        f for f in check_example(spec, rnnref.SimpleRnnlm, ex, oracle=default_oracle()) if f.check == "state-reset"
+    ]
+    assert [f.status for f in found] == ["pass"], [f.message for f in found]
+    bad = check_example(spec, B.SimpleRnnlmResetBroken, ex, oracle=default_oracle())
+    assert [f.status for f in bad if f.check == "state-reset"] == ["fail"]
