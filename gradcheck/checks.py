@@ -16,19 +16,21 @@ import numpy as np
 
 from . import calling
 from .calling import Factory, Layer, LayerError
-from .compare import CONVENTION_LOSS_SCALE, FD_REFINE, Entry, Precision, compare, precision_for
+from .compare import CONVENTION_LOSS_SCALE, FD_JOINT_RTOL, FD_REFINE, Entry, Precision, compare, precision_for
 from .examples import Example, shape_of
 from .findings import Finding, Status, from_comparison
-from .numeric import Directional, probe, random_direction, taylor_test, unit
+from .numeric import Directional, joint_probe, probe, random_direction, taylor_test, unit
 from .oracle import Oracle, OracleResult, default_bucket
 from .specs import Arg, Convention, Spec
 
-# Every tensor gets one random projection (2 forwards). Tensors of at most
-# FD_ENTRYWISE_MAX entries (a bias of a tiny example) are also probed entry by
-# entry; any tensor whose projection fails is probed entry by entry (up to
-# FD_LOCATE_MAX entries) so the failure names the entry. Probing every entry of
-# 16-entry tensors on every example made TimeRNN's check 3.5x the cost of
-# torch's fast gradcheck for no extra bug found (benchmarks/README.md).
+# All tensors get one random projection together (2 forwards, as torch's fast
+# mode spends 2 per tensor). Tensors of at most FD_ENTRYWISE_MAX entries (a bias
+# of a tiny example) are also probed entry by entry; when the joint projection
+# fails, every tensor gets its own projection, and any tensor whose projection
+# fails is probed entry by entry (up to FD_LOCATE_MAX entries) so the failure
+# names the entry. Probing every entry of 16-entry tensors on every example made
+# TimeRNN's check 3.5x the cost of torch's fast gradcheck for no extra bug found
+# (benchmarks/README.md).
 FD_ENTRYWISE_MAX = 4
 # Why forward and backward-jax are skipped when there is no JAX function to compare with.
 NO_SPEC = "not run: no JAX function to compare with (a layer declared with shapes only, or use_spec=False)"
@@ -67,6 +69,8 @@ class Context:
     grads_before: list = field(default_factory=list)  # layer.grads before the primary run
     grads_after: list = field(default_factory=list)  # ... and after it
     repeatable: bool | None = None  # set by check_repeatable: a second backward gave the same
+    # set by check_repeatable: (c, gradients of backward(c * dout)) when exactly c times the primary's
+    scaled: tuple[float, dict[str, np.ndarray | None]] | None = None
     gradient_failed: bool = False  # set by the engine: forward or backward-jax failed on this example
     carry: tuple[np.ndarray, ...] = ()  # given to set_state after the state (TimeLSTM's c)
     convention: Convention | None = None  # set by check_forward: the spec's convention the output follows
@@ -308,12 +312,17 @@ def grad_name(spec: Spec, arg: str) -> str:
 
 
 def check_backward_fd(ctx: Context) -> list[Finding]:
-    """Central differences on the layer's own forward agree with its backward,
-    per tensor: one random unit direction, plus every entry of small tensors.
+    """Central differences on the layer's own forward agree with its backward.
 
-    Runs on a float64 instance of the layer (the example's values upcast), so the
-    differences are taken in float64 whatever dtype the example has, unless the
-    layer itself computes in less (then at that precision's tolerances).
+    First one projection of all tensors jointly (2 forwards; each tensor's part of
+    the unit direction has the same norm), plus every entry of tiny tensors. When
+    the joint projection disagrees, or is too coarse for a tensor (its gradient
+    small next to the others', or float32 tolerances: compare.FD_JOINT_RTOL), that
+    tensor is probed on its own (a random direction, then entry by entry on a
+    failure, to name the entries). Runs on a float64 instance of the
+    layer (the example's values upcast), so the differences are taken in float64
+    whatever dtype the example has, unless the layer itself computes in less (then
+    at that precision's tolerances).
     """
     spec = ctx.spec
     ex = _upcast(ctx.ex, ctx.values)
@@ -322,37 +331,68 @@ def check_backward_fd(ctx: Context) -> list[Finding]:
     # setup() gives ctx a state only when the spec has one and the layer takes it
     state = None if ctx.state is None else ex.values[cast(Arg, spec.state).name]
     carry = tuple(ex.values[a.name] for a in spec.carry) if ctx.carry else ()
-    out = calling.forward(spec, layer, [x.copy() for x in inputs], state, carry=carry)
-    raw = calling.backward(spec, layer, calling.copied(ex.dout))
-    grads = calling.snapshot(raw)
-    held = [p for p in getattr(layer, "params", []) if isinstance(p, np.ndarray)]
-    prec = precision_for(least_precise([out, *raw.values(), *held, *_held_arrays(layer)], np.dtype(np.float64)))
+    if np.dtype(ctx.ex.dtype) == np.float64:
+        # The float64 instance is the primary one again (same values, fresh): its
+        # first backward is the primary's, already copied in ctx.grads.
+        grads, prec, out = ctx.grads, ctx.prec, ctx.out
+    else:
+        out = calling.forward(spec, layer, [x.copy() for x in inputs], state, carry=carry)
+        raw = calling.backward(spec, layer, calling.copied(ex.dout))
+        grads = calling.snapshot(raw)
+        held = [p for p in getattr(layer, "params", []) if isinstance(p, np.ndarray)]
+        prec = precision_for(least_precise([out, *raw.values(), *held, *_held_arrays(layer)], np.dtype(np.float64)))
     f = calling.objective(spec, layer, inputs, state, ex.dout, carry)
     plist = calling.untied(spec, getattr(layer, "params", []))
     conv = _fd_convention(ctx, out, ex.values, prec)
     if conv is not None:
         f = _less_convention(ctx, conv, f, plist, inputs, ex)
-    findings = []
+    findings: dict[str, Finding] = {}
+    probed: list[tuple[Arg, str, np.ndarray, np.ndarray]] = []  # (arg, name, tensor varied in place, gradient)
     for arg in spec.grad_args:
         name = grad_name(spec, arg.name)
         g = grads.get(arg.name)
         if g is None or np.shape(g) != shape_of(arg, ex.dims):
-            findings.append(
-                Finding("backward-fd", "skip", f"{name}: no gradient of the right shape to probe", tensor=name)
+            findings[name] = Finding(
+                "backward-fd", "skip", f"{name}: no gradient of the right shape to probe", tensor=name
             )
-            continue
-        if arg is spec.state and state is None:  # no set_state(): no way to vary h0 through the layer
-            findings.append(Finding("backward-fd", "skip", f"{name}: no set_state() to vary h0 with", tensor=name))
-            continue
-        target = _target(spec, arg.name, plist, inputs, state)
-        probes = [probe(f, target, g, random_direction(target.shape, ctx.rng), prec)]
-        if target.size <= FD_ENTRYWISE_MAX or not probes[0].ok:
+        elif arg is spec.state and state is None:  # no set_state(): no way to vary h0 through the layer
+            findings[name] = Finding("backward-fd", "skip", f"{name}: no set_state() to vary h0 with", tensor=name)
+        else:
+            probed.append((arg, name, _target(spec, arg.name, plist, inputs, state), g))
+    covered: set[str] = set()  # the tensors the joint projection stands for (compare.FD_JOINT_RTOL)
+    joint = None
+    share = 1.0 / np.sqrt(max(len(probed), 1))
+    norms = [float(np.linalg.norm(np.asarray(g, dtype=np.float64))) for *_, g in probed]
+    # Its allowed error is at least fd_rtol |g| (all gradients): when that already
+    # exceeds what any one tensor needs (float32), the joint probe could stand for
+    # none, and its two forwards are not spent.
+    if len(probed) > 1 and prec.fd_rtol * float(np.linalg.norm(norms)) <= FD_JOINT_RTOL * share * max(norms):
+        us = [share * random_direction(t.shape, ctx.rng) for _, _, t, _ in probed]
+        joint = joint_probe(f, [t for _, _, t, _ in probed], [g for *_, g in probed], us, prec)
+        if joint.ok:
+            covered = {
+                name
+                for (_, name, _, _), n in zip(probed, norms, strict=True)
+                if joint.allowed <= FD_JOINT_RTOL * share * n
+            }
+    for arg, name, target, g in probed:
+        probes = [] if name in covered else [probe(f, target, g, random_direction(target.shape, ctx.rng), prec)]
+        if target.size <= FD_ENTRYWISE_MAX or (probes and not probes[0].ok):
             for idx in list(np.ndindex(target.shape))[:FD_LOCATE_MAX]:
                 d = probe(f, target, g, unit(target.shape, idx), prec)
                 d.index = idx
                 probes.append(d)
-        findings.append(_fd_finding(name, arg.axes, probes, f, target, g, prec))
-    return findings
+        if probes:
+            findings[name] = _fd_finding(name, arg.axes, probes, f, target, g, prec)
+        else:
+            findings[name] = Finding(
+                "backward-fd",
+                "pass",
+                f"{name} matches finite differences (one projection of all {len(probed)} tensors)",
+                tensor=name,
+                ratio=cast(Directional, joint).ratio,
+            )
+    return [findings[grad_name(spec, arg.name)] for arg in spec.grad_args]
 
 
 def _fd_convention(ctx: Context, out, values, prec: Precision) -> Convention | None:

@@ -82,12 +82,16 @@ def make_example(
     onehot: bool = False,
     extreme: bool = False,
     plan: Sequence[PlanStep] | None = None,
+    given: Mapping[str, np.ndarray] | None = None,
 ) -> Example:
     """Build an example of `spec` at `dims`; float values from `seed`.
 
     tokens / labels: ints of the arg's shape to use instead of drawing them (labels
-    of kind "labels" may hold IGNORE_LABEL). extreme: losses get logits of +-1e4 at
-    some positions, to show a softmax that overflows. plan: stateful steps (default: two chunks when T >= 2).
+    of kind "labels" may hold IGNORE_LABEL). given: arrays to take as they are
+    instead of drawing them (the params of another example: at PTB size drawing
+    them costs more than the check that reads the example). extreme: losses get
+    logits of +-1e4 at some positions, to show a softmax that overflows. plan:
+    stateful steps (default: two chunks when T >= 2).
     """
     missing = [a for a in spec.letters if a not in dims]
     if missing:
@@ -98,7 +102,9 @@ def make_example(
     values: dict[str, np.ndarray] = {}
     for arg in spec.args:
         shape = shape_of(arg, dims)
-        if arg.kind == "tokens":
+        if given is not None and arg.name in given:
+            values[arg.name] = given[arg.name]
+        elif arg.kind == "tokens":
             v = tokens if tokens is not None else rng.integers(0, dims["V"], size=shape)
             values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
         elif arg.is_label:
@@ -187,3 +193,27 @@ def onehot_labels(ts: np.ndarray, V: int) -> np.ndarray:
     out = np.zeros((*ts.shape, V), dtype=np.int64)
     np.put_along_axis(out, np.where(ts >= 0, ts, 0)[..., None], 1, axis=-1)
     return out
+
+
+# The batch of the checks of structure (stateful chunks, T=1, reset_state): rows are
+# independent in every layer of the book (no op mixes rows but a loss's mean, which
+# the spec takes over the same rows), so two rows test the same logic as N; two,
+# not one, so that a row mix-up or an (N, H) state transposed still shows.
+THIN_N = 2
+
+
+def thin(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None = None, n: int = THIN_N) -> Example:
+    """The example's first n rows (all of them if it has no more): every value with
+    an N axis and dout sliced; params, plan and seed kept. `values` (default the
+    example's) are the arrays to slice, e.g. as the layer holds them."""
+    values = ex.values if values is None else values
+    if ex.dims.get("N", 0) <= n:
+        return Example(ex.spec, dict(ex.dims), dict(values), ex.dout, ex.seed, ex.dtype, ex.onehot, list(ex.plan))
+    args = {a.name: a for a in spec.args}
+
+    def rows(v, axes):
+        return v[(slice(None),) * axes.index("N") + (slice(0, n),)] if "N" in axes else v
+
+    sliced = {k: rows(v, args[k].axes) if k in args else v for k, v in values.items()}
+    dout = rows(ex.dout, spec.output_axes) if isinstance(ex.dout, np.ndarray) else ex.dout
+    return Example(ex.spec, {**ex.dims, "N": n}, sliced, dout, ex.seed, ex.dtype, ex.onehot, list(ex.plan))

@@ -47,26 +47,48 @@ def probe(
 ) -> Directional:
     """Central difference of f along unit direction u of tensor x (edited in place);
     `step` overrides the precision's step (a finer one, see checks._fd_finding)."""
+    return joint_probe(f, [x], [grad], [u], prec, step)
+
+
+def joint_probe(
+    f: Objective,
+    xs: list[np.ndarray],
+    grads: list[np.ndarray],
+    us: list[np.ndarray],
+    prec: Precision,
+    step: float | None = None,
+) -> Directional:
+    """Central difference of f along one direction of several tensors at once
+    (each xs[i] moves by h us[i], all edited in place and restored): the
+    concatenated us must have unit norm. Two forwards, whatever the number of
+    tensors; the backward's prediction is the sum of the tensors' projections."""
     h = prec.fd_step if step is None else step
-    saved = x.copy()
+    saved = [x.copy() for x in xs]
     try:
-        x[...] = saved + h * u
-        plus = x.astype(np.float64)
+        for x, s, u in zip(xs, saved, us, strict=True):
+            x[...] = s + h * u
+        plus = [x.astype(np.float64) for x in xs]
         f_plus, s_plus = f()
-        x[...] = saved - h * u
-        minus = x.astype(np.float64)
+        for x, s, u in zip(xs, saved, us, strict=True):
+            x[...] = s - h * u
+        minus = [x.astype(np.float64) for x in xs]
         f_minus, s_minus = f()
     finally:
-        x[...] = saved
+        for x, s in zip(xs, saved, strict=True):
+            x[...] = s
     # x +- h u was rounded to x's dtype; the step that really happened is plus - minus.
-    delta = plus - minus
-    g = np.asarray(grad, dtype=np.float64)
-    analytic = float(np.sum(g * delta)) / (2 * h)
+    deltas = [p - m for p, m in zip(plus, minus, strict=True)]
+    gs = [np.asarray(g, dtype=np.float64) for g in grads]
+    analytic = sum(float(np.sum(g * d)) for g, d in zip(gs, deltas, strict=True)) / (2 * h)
     fd = (f_plus - f_minus) / (2 * h)
-    gnorm = float(np.linalg.norm(g)) * float(np.linalg.norm(delta)) / (2 * h)
-    rounding = prec.fd_noise * prec.eps * (s_plus + s_minus) / (2 * h)
-    allowed = prec.fd_rtol * (abs(analytic) + gnorm) + rounding
-    return Directional(fd=fd, analytic=analytic, allowed=allowed, direction=u)
+    gnorm = _norm(gs) * _norm(deltas) / (2 * h)
+    allowed = prec.fd_allowed(analytic, gnorm, s_plus + s_minus, h)
+    return Directional(fd=fd, analytic=analytic, allowed=allowed, direction=us[0] if len(us) == 1 else None)
+
+
+def _norm(arrays: list[np.ndarray]) -> float:
+    """The norm of the arrays concatenated."""
+    return float(np.sqrt(sum(float(np.vdot(a, a)) for a in arrays)))
 
 
 def random_direction(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:

@@ -141,13 +141,33 @@ def _model_aliasing(spec, model) -> list[str]:
     return problems
 
 
+# backward(2 * dout) == 2 * backward(dout) holds bit for bit in a backward that is
+# linear in dout and repeatable: scaling by a power of two is exact in binary
+# floating point (short of overflow and subnormals), and every operation of such a
+# backward (products, sums, division by a count) commutes with it exactly.
+EXACT_SCALE = 2.0
+# The scale of the fallback linearity check (a tolerance, not bits): not a power of two.
+LINEAR_SCALE = 2.5
+
+
 def check_repeatable(ctx: Context) -> list[Finding]:
     """A second backward after the primary one agrees with it (a backward that
-    edits its cache does not). Runs on the primary instance."""
-    second = calling.snapshot(calling.backward(ctx.spec, ctx.layer, calling.copied(ctx.ex.dout)))
+    edits its cache does not). Runs on the primary instance.
+
+    One backward for both this check and linear-in-dout: with EXACT_SCALE * dout.
+    When it gives exactly EXACT_SCALE times the primary's gradients the backward
+    is repeatable and linear; otherwise a second backward with dout itself tells
+    which of the two is broken (and linear-in-dout runs as its own check)."""
+    spec = ctx.spec
+    scaled = calling.snapshot(calling.backward(spec, ctx.layer, calling.copied(ctx.ex.dout) * EXACT_SCALE))
+    if all(g is None or np.array_equal(EXACT_SCALE * g, scaled[k]) for k, g in ctx.grads.items()):  # type: ignore[arg-type]
+        ctx.repeatable = True
+        ctx.scaled = (EXACT_SCALE, scaled)
+        return [Finding("repeatable", "pass", "backward repeatable")]
+    second = calling.snapshot(calling.backward(spec, ctx.layer, calling.copied(ctx.ex.dout)))
     # second[k] may be None: array_equal takes it (unequal), numpy's stubs do not.
     diff = [
-        grad_name(ctx.spec, k)
+        grad_name(spec, k)
         for k, g in ctx.grads.items()
         if g is not None and not np.array_equal(g, second[k], equal_nan=True)  # type: ignore[arg-type]
     ]
@@ -164,15 +184,18 @@ def check_repeatable(ctx: Context) -> list[Finding]:
 
 
 def check_linear_in_dout(ctx: Context) -> list[Finding]:
-    """backward(c * dout) == c * backward(dout). On the primary instance, a third
-    backward, when backward is repeatable; else on a fresh instance (a backward
-    that edits its cache or accumulates would look non-linear: one root cause,
-    named by `repeatable` / `grads-replaced`)."""
-    c = 2.5
-    if ctx.repeatable:
-        raw = calling.backward(ctx.spec, ctx.layer, calling.copied(ctx.ex.dout) * c)
-        scaled = calling.snapshot(raw)
+    """backward(c * dout) == c * backward(dout). Read from check_repeatable's
+    backward when that was exactly EXACT_SCALE times the primary's; else on the
+    primary instance, another backward, when backward is repeatable; else on a
+    fresh instance (a backward that edits its cache or accumulates would look
+    non-linear: one root cause, named by `repeatable` / `grads-replaced`)."""
+    if ctx.scaled is not None:
+        c, scaled = ctx.scaled
+    elif ctx.repeatable:
+        c = LINEAR_SCALE
+        scaled = calling.snapshot(calling.backward(ctx.spec, ctx.layer, calling.copied(ctx.ex.dout) * c))
     else:
+        c = LINEAR_SCALE
         scaled = ctx.run(ctx.fresh(), dout=ctx.ex.dout * c).grads
     bad = differing(ctx.spec, scaled, ctx.grads, ctx.prec.analytic, scale=c)
     if bad:
@@ -180,7 +203,7 @@ def check_linear_in_dout(ctx: Context) -> list[Finding]:
             Finding(
                 "linear-in-dout",
                 "fail",
-                f"backward({c} * dout) != {c} * backward(dout) for {', '.join(bad)} "
+                f"backward({c:g} * dout) != {c:g} * backward(dout) for {', '.join(bad)} "
                 "(is dout ignored or used non-linearly?)",
             )
         ]
@@ -270,8 +293,9 @@ def other_shapes(ctx: Context) -> list[Example]:
         shapes = [{**dims, "N": dims["N"] + 1}, {**dims, "N": n}] if dims["N"] > 1 else [{**dims, "N": 2}]
     out = []
     for i, d in enumerate(shapes):
-        ex = make_example(ctx.spec, d, ctx.ex.seed + 7919 * (i + 1), ctx.ex.dtype, onehot=ctx.ex.onehot)
-        for arg in ctx.spec.params:  # the instance holds the primary's parameters
-            ex.values[arg.name] = ctx.values[arg.name]
-        out.append(ex)
+        # the instance holds the primary's parameters
+        params = {arg.name: ctx.values[arg.name] for arg in ctx.spec.params}
+        out.append(
+            make_example(ctx.spec, d, ctx.ex.seed + 7919 * (i + 1), ctx.ex.dtype, onehot=ctx.ex.onehot, given=params)
+        )
     return out
