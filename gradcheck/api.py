@@ -26,6 +26,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from .report import Report
 
 
@@ -49,6 +51,16 @@ def check(
     spec: a file of user declarations (`gradcheck.declare`), as --spec.
     profile, max_examples, seed, strict, paths, save_repro: as the CLI options.
     """
+    # The caller's np.random stream is theirs: JAX's first use moves it (backend
+    # start-up), and stochastic layers run with it seeded; it is put back as it was.
+    saved = np.random.get_state()  # noqa: NPY002
+    try:
+        return _check(target, layers, spec, profile, max_examples, seed, strict, paths, save_repro)
+    finally:
+        np.random.set_state(saved)  # noqa: NPY002
+
+
+def _check(target, layers, spec, profile, max_examples, seed, strict, paths, save_repro) -> Report:
     from .targets import TargetError, parse_layers
 
     items = parse_layers(",".join(layers) if isinstance(layers, list) else layers)

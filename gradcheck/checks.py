@@ -490,6 +490,7 @@ def verdict(ctx: Context, findings: list[Finding]) -> list[Finding]:
     by = {(f.check, f.tensor): f for f in findings}
     out: list[Finding] = []
     agree: list[str] = []  # gradients wrong only because they follow a wrong forward
+    spec_only: list[str] = []  # gradients right for the spec, so not for this wrong forward
     for arg in ctx.spec.grad_args:
         name = grad_name(ctx.spec, arg.name)
         jx, fd = by.get(("backward-jax", name)), by.get(("backward-fd", name))
@@ -500,7 +501,9 @@ def verdict(ctx: Context, findings: list[Finding]) -> list[Finding]:
         if v is None:
             continue
         if v == FORWARD_WRONG:
-            agree.append(name)
+            # jax_ok: the gradient is the spec's, not this forward's (FD objects); else
+            # it follows this wrong forward (FD agrees, JAX objects).
+            (spec_only if jax_ok else agree).append(name)
             continue
         status: Status = "warn" if v == FD_DISAGREES else "fail"
         out.append(Finding("verdict", status, f"{name}: {v}", tensor=name, verdict=v))
@@ -508,12 +511,15 @@ def verdict(ctx: Context, findings: list[Finding]) -> list[Finding]:
         # One finding for the forward: the gradients that differ from JAX's only
         # because they follow this forward are its consequence, not bugs of their own.
         which = f" for {', '.join(agree)}" if agree else ""
+        also = f"; {', '.join(spec_only)} follow the spec, not this forward" if spec_only else ""
         out.insert(
             0,
             Finding(
                 "verdict",
                 "fail",
-                f"out: {FORWARD_WRONG} (the backward agrees with its own forward{which})",
+                f"out: {FORWARD_WRONG} (the backward agrees with its own forward{which}{also})"
+                if agree or not spec_only
+                else f"out: {FORWARD_WRONG} ({', '.join(spec_only)} follow the spec, not this forward)",
                 tensor="out",
                 verdict=FORWARD_WRONG,
             ),

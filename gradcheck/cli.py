@@ -19,13 +19,14 @@ import shlex
 import signal
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from . import profiles
 from .jaxcache import OFF_ENV
-from .report import Report, write_atomic
+from .report import LayerReport, Report, write_atomic
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_HANGUP = 0, 1, 2, 130, 143, 129
 
@@ -150,11 +151,41 @@ def _limits(p: argparse.ArgumentParser) -> None:
         "at least 4096; 0: none)",
     )
     p.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="check N layers at a time, each in a worker process of its own (default 1; 0: one per CPU); "
+        "the report is the same, in the same order",
+    )
+    p.add_argument(
         "--show-output",
         action="store_true",
         help="stream the layers' own stdout/stderr to stderr (default: captured, the last 50 lines shown "
         "for a failing layer)",
     )
+
+
+def _book_names() -> str:
+    """The book's layer names gradcheck knows, written out: importing the specs would
+    import JAX into this process just for --help (tests/test_cli.py holds the list
+    to gradcheck.specs.SPECS)."""
+    return (
+        "RNN, LSTM, GRU, Affine, Embedding, MatMul, Softmax, Sigmoid, Dropout, TimeRNN, TimeLSTM, TimeGRU, "
+        "TimeBiLSTM, TimeEmbedding, TimeAffine, Simple_TimeAffine, TimeDropout, TimeSoftmaxWithLoss, "
+        "SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, SimpleRnnlm, Rnnlm, "
+        "BetterRnnlm"
+    )
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of worker processes, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 (one per CPU) or more, got {n}")
+    return n or (os.cpu_count() or 1)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -174,10 +205,9 @@ def parser() -> argparse.ArgumentParser:
         "check",
         help="check your own layers (a .py file, a notebook or a module)",
         epilog=EPILOG,
-        description="Check the classes named like the book's layers (RNN, TimeRNN, TimeEmbedding, "
-        "TimeAffine, TimeSoftmaxWithLoss, SimpleRnnlm, Affine, Embedding, MatMul, Softmax, Sigmoid, "
-        "SoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, Simple_TimeSoftmaxWithLoss, "
-        "Simple_TimeAffine) found in TARGET. Layers are "
+        description="Check the classes named like the book's layers ("
+        + _book_names()
+        + ") found in TARGET. Layers are "
         "built the way the book's constructors take their arguments: TimeRNN(Wx, Wh, b, stateful=...), "
         "SimpleRnnlm(vocab_size, wordvec_size, hidden_size), ...; and the layers of your own that TARGET "
         "or --spec FILE declares with gradcheck.declare(...), built as Cls(*params).",
@@ -368,7 +398,7 @@ def _supervised(args) -> int:
     meta = _meta(args)
     t0 = time.perf_counter()
     report = Report([], strict=args.strict, meta=meta, complete=False)
-    session = Session(
+    session_options = dict(
         load=load,
         options={
             "profile": args.profile,
@@ -385,6 +415,8 @@ def _supervised(args) -> int:
         show_output=args.show_output,
         progress=_live_progress(),
     )
+    session = Session(**session_options)  # type: ignore[arg-type]
+    sessions = [session]
 
     def save() -> None:
         report.meta.update(
@@ -408,19 +440,52 @@ def _supervised(args) -> int:
         report.not_checked = session.not_checked
         report.missing = [i.label for i in infos]
         save()
-        for i, info in enumerate(infos):
-            _note(f"checking {info.label} ...")
-            t1 = time.perf_counter()
-            r = session.run_layer(i)
-            report.layers.append(r)
-            report.missing.pop(0)
-            _note(f"{info.label}: {r.status} ({r.examples} examples, {time.perf_counter() - t1:.1f} s)", done=True)
-            save()
-        report.complete = True
+        finished: dict[int, LayerReport] = {}
+        lock = threading.Lock()
+        pending = iter(range(len(infos)))
+
+        def work(sess: Session) -> None:
+            """Take the next layer until none is left; the report keeps the layers' order."""
+            while True:
+                with lock:
+                    i = next(pending, None)
+                if i is None:
+                    return
+                _note(f"checking {infos[i].label} ...")
+                t1 = time.perf_counter()
+                r = sess.run_layer(i)
+                with lock:
+                    finished[i] = r
+                    report.layers = [finished[k] for k in sorted(finished)]
+                    report.missing = [info.label for k, info in enumerate(infos) if k not in finished]
+                    _note(f"{infos[i].label}: {r.status} ({r.examples} examples, {time.perf_counter() - t1:.1f} s)", done=True)
+                    save()
+
+        for _ in range(min(args.jobs, len(infos)) - 1):
+            extra = Session(**session_options)  # type: ignore[arg-type]
+            try:
+                extra.open()  # the same target, loaded again in a worker of its own
+            except WorkerError:
+                extra.close()
+                break
+            sessions.append(extra)
+        if len(sessions) == 1:
+            work(session)
+        else:
+            threads = [threading.Thread(target=work, args=(s,), daemon=True) for s in sessions]
+            for t in threads:
+                t.start()
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)  # short waits: Ctrl-C and SIGTERM reach this thread
+        report.complete = not report.missing
+        if report.missing:  # a worker thread failed in gradcheck's own code: never a silent pass
+            raise RuntimeError(f"layers left unchecked: {', '.join(report.missing)}")
         save()
         print(report.render())
     except KeyboardInterrupt as exc:
-        session.close()
+        for sess in sessions:
+            sess.close()
         save()
         print(report.render())
         done = len(report.layers)
@@ -434,7 +499,8 @@ def _supervised(args) -> int:
             return EXIT_HANGUP
         return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
     finally:
-        session.close()
+        for sess in sessions:
+            sess.close()
         for sig, handler in old.items():
             signal.signal(sig, handler)
     return EXIT_OK if report.passed else EXIT_FAIL

@@ -173,10 +173,18 @@ def check_stateful(ctx: Context) -> list[Finding]:
         calling.method(layer, "reset_state")
     N, H = ex.dims["N"], ex.dims["H"]
     zeros = tuple(np.zeros(shape_of(a, ex.dims)) for a in spec.states)
-    states, pos, rng = zeros, 0, np.random.default_rng(ex.seed + 3)
+    states, pos, rng, sets = zeros, 0, np.random.default_rng(ex.seed + 3), 0
     bucket = ctx.bucket or default_bucket(ctx.ex.dims)
     findings = []
-    for i, step in enumerate(ex.plan):
+    plan = list(ex.plan)
+    if spec.carry and can_set and not any(step[0] == "set_state" for step in plan):
+        # A layer with a carry (TimeLSTM's c) always meets set_state(h) alone once: back
+        # to t=0, h given, c must start from zeros (the book's set_state(h, c=None)).
+        plan += [("rewind",), ("set_state", 0), ("forward", min(ex.dims["T"], 2))]
+    for i, step in enumerate(plan):
+        if step[0] == "rewind":
+            pos = 0
+            continue
         if step[0] == "reset":
             if can_reset:  # without it the state carries on: so does h
                 calling.method(layer, "reset_state")
@@ -185,9 +193,15 @@ def check_stateful(ctx: Context) -> list[Finding]:
         if step[0] == "set_state":
             if spec.kind == "model" or not can_set:
                 continue
-            # h, and the carry too (TimeLSTM's set_state(h, c)), so that both are used
+            # h, and the carry too (TimeLSTM's set_state(h, c)), so that both are used; every
+            # other time h alone: set_state(h, c=None) starts c from zeros (seq2seq decoders rely on it)
             states = tuple(rng.uniform(-0.9, 0.9, size=(N, H)).astype(ex.dtype) for _ in spec.states)
-            calling.method(layer, "set_state", *(s.copy() for s in states))
+            sets += 1
+            if spec.carry and sets % 2:  # the first set_state of a plan: h alone
+                states = (states[0], *(np.zeros_like(s) for s in states[1:]))
+                calling.method(layer, "set_state", states[0].copy())
+            else:
+                calling.method(layer, "set_state", *(s.copy() for s in states))
             continue
         k = step[1]
         if k <= 0 or pos + k > ex.dims["T"]:
@@ -247,7 +261,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
                 "(seq2seq decoders do); chunks were checked from the carried state, the other checks from zeros",
             )
         )
-    return findings or [Finding("stateful", "pass", f"{len(ex.plan)}-step plan matches the spec chunk by chunk")]
+    return findings or [Finding("stateful", "pass", f"{len(plan)}-step plan matches the spec chunk by chunk")]
 
 
 def _in_sequence(c, axes: tuple[str, ...], start: int):

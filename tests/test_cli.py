@@ -531,3 +531,10 @@ def test_max_dims_rejects_what_it_cannot_draw(bad):
     r = subprocess.run([*GC, "run", "--max-dims", bad], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "--max-dims" in r.stderr, r.stderr
     no_traceback(r)
+
+
+def test_check_help_names_every_book_layer_gradcheck_knows():
+    from gradcheck.cli import _book_names
+    from gradcheck.specs import SPECS
+
+    assert _book_names().split(", ") == list(SPECS)

@@ -116,3 +116,19 @@ def test_an_untied_copy_fails_naming_the_tying():
     report = check_layer(NotTied, "BetterRnnlm", dims=DIMS)
     assert not report.passed
     assert "ties the weights" in report.render()
+
+
+def test_in_process_check_leaves_the_callers_stream_even_on_jaxs_first_use():
+    """A fresh process: JAX's backend start-up moves np.random; gradcheck.check puts it back."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np; np.random.seed(1); import gradcheck, rnnref; "
+        "s = np.random.get_state()[1].copy(); "
+        "r = gradcheck.check(rnnref.TimeDropout, max_examples=2); "
+        "assert r.passed, str(r); "
+        "assert (np.random.get_state()[1] == s).all(), 'moved'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

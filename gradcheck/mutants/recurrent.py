@@ -292,6 +292,14 @@ MUTANTS += [
         description="set_state(h, c) keeps h but starts c from zeros",
     ),
     edit(
+        "TimeLSTM", "set_state",
+        old='self.c = None if c is None else float_array("c", c, self.h.shape).astype(Wh.dtype, copy=True)',
+        new='self.c = self.c if c is None else float_array("c", c, self.h.shape).astype(Wh.dtype, copy=True)'
+        "  # BUG: set_state(h) keeps the old c",
+        name="time-lstm-set-state-keeps-c", family="set_state ignored", layers=_TIME_LSTM,
+        description="set_state(h) without c keeps the c of the last forward instead of starting from zeros",
+    ),
+    edit(
         "GRU", "_forward",
         old="return (1 - z) * h_prev + z * h_hat",
         new="return z * h_prev + (1 - z) * h_hat  # BUG: (1 - z) on the wrong term",
