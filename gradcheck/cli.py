@@ -131,7 +131,7 @@ def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
     )
 
 
-def _limits(p: argparse.ArgumentParser) -> None:
+def _limits(p: argparse.ArgumentParser, jobs: int = 1) -> None:
     from .supervisor import Limits
 
     p.add_argument(
@@ -153,10 +153,10 @@ def _limits(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--jobs",
         type=_jobs,
-        default=1,
+        default=jobs,
         metavar="N",
-        help="check N layers at a time, each in a worker process of its own (default 1; 0: one per CPU); "
-        "the report is the same, in the same order",
+        help=f"check N layers at a time, each in a worker process of its own (default {jobs or 'one per CPU'}; "
+        "0: one per CPU); the report is the same, in the same order",
     )
     p.add_argument(
         "--show-output",
@@ -200,7 +200,7 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     _common(run)
-    _limits(run)
+    _limits(run, jobs=0)  # rnnref's 25 layers: one worker per CPU halves the run on 2 cores
     check = sub.add_parser(
         "check",
         help="check your own layers (a .py file, a notebook or a module)",
@@ -461,7 +461,7 @@ def _supervised(args) -> int:
                     _note(f"{infos[i].label}: {r.status} ({r.examples} examples, {time.perf_counter() - t1:.1f} s)", done=True)
                     save()
 
-        for _ in range(min(args.jobs, len(infos)) - 1):
+        for _ in range(min(args.jobs or (os.cpu_count() or 1), len(infos)) - 1):
             extra = Session(**session_options)  # type: ignore[arg-type]
             try:
                 extra.open()  # the same target, loaded again in a worker of its own

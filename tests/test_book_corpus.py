@@ -57,10 +57,8 @@ LAYERS = {
 BOOK_BUGS = {"time_layers": {"Simple_TimeAffine"}}
 SIMPLE_RNNLM = {"SimpleRnnlm": {"repeatable": "warn", "mask": "warn"}}  # its loss layer's two conventions
 RNNLM = {"Rnnlm": {"repeatable": "warn", "mask": "warn"}}  # ch06: the same loss layer
-# Dropout: training mode has no spec (eval checks the meaning), nor do its stateful chunks.
-BETTER_RNNLM = {
-    "BetterRnnlm": {"repeatable": "warn", "mask": "warn", "forward": "skip", "backward-jax": "skip", "stateful": "skip"}
-}
+# Dropout: training mode has no spec (eval checks the meaning; its stateful chunks run in evaluation).
+BETTER_RNNLM = {"BetterRnnlm": {"repeatable": "warn", "mask": "warn", "forward": "skip", "backward-jax": "skip"}}
 
 
 def gradcheck(tmp: Path, name: str, *args: str) -> subprocess.Popen:

@@ -123,6 +123,8 @@ JOBS = {
     "buggy": [*GC, "check", "buggy.py", "--max-examples", "3", "--json", "buggy1.json", "--junit", "buggy1.xml"],
     "buggy_again": [*GC, "check", "buggy.py", "--max-examples", "3", "--json", "buggy2.json"],
     "seed": [*GC, "check", str(SEED), "--layers", "RNN,TimeRNN,SimpleRnnlm", "--max-examples", "3"],
+    "seed_jobs1": [*GC, "check", str(SEED), "--max-examples", "3", "--json", "seedj1.json", "--jobs", "1"],
+    "seed_jobs2": [*GC, "check", str(SEED), "--max-examples", "3", "--json", "seedj2.json", "--jobs", "2"],
     "findings": [
         *GC,
         "check",
@@ -538,3 +540,17 @@ def test_check_help_names_every_book_layer_gradcheck_knows():
     from gradcheck.specs import SPECS
 
     assert _book_names().split(", ") == list(SPECS)
+
+
+def test_jobs_2_gives_the_same_report_in_the_same_order(jobs, workdir):
+    """Layers checked two at a time, each in a worker of its own: the same findings, order and exit code."""
+    one, two = jobs["seed_jobs1"].result(), jobs["seed_jobs2"].result()
+    assert one.returncode == two.returncode == 1, two.stderr
+    r1, r2 = (json.loads((workdir / f).read_text()) for f in ("seedj1.json", "seedj2.json"))
+    assert r2["complete"] and len(r2["layers"]) >= 3
+
+    def summary(r):
+        return [(x["name"], x["status"], [(c["check"], c["status"]) for c in x["checks"]]) for x in r["layers"]]
+
+    assert summary(r1) == summary(r2)
+    no_traceback(two)

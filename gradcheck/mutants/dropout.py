@@ -30,6 +30,13 @@ MUTANTS: list[Mutant] = [
         description="evaluation returns x although training keeps each entry with probability 1 - p unscaled",
     ),
     edit(
+        "Dropout", "forward",
+        old="self.mask = (np.random.rand(*x.shape) > self.dropout_ratio).astype(x.dtype)",
+        new="self.mask = (np.random.rand(*x.shape) < self.dropout_ratio).astype(x.dtype)  # BUG: keeps p, drops 1 - p",
+        name="dropout-keeps-p", family="dropout ratio inverted", layers=("Dropout",),
+        description="training keeps an entry with probability p instead of 1 - p (alike only at p = 0.5)",
+    ),
+    edit(
         "Dropout", "backward",
         old='return float_array("dout", dout, self.mask.shape) * self.mask',
         new='return float_array("dout", dout, self.mask.shape) * (np.random.rand(*self.mask.shape) > 0.5)'
