@@ -70,13 +70,12 @@ def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True, e
 
     Layers take their arrays (copies, so ours stay pristine); a stateful layer
     without set_state() is built with stateful=False unless `exact`; models are built
-    from dims (V, D, H) and the example's values are written into their params in
-    place, cast to the dtype the model chose.
+    from dims (`spec.sizes`: V, D, H for the language models) and the example's
+    values are written into their params in place, cast to the dtype the model chose.
     """
     params = [ex.values[a.name].copy() for a in spec.params]
     if spec.kind == "model":
-        # A model whose embedding is tied to its output (wordvec_size == hidden_size) has no D.
-        layer = guarded("constructor", factory, ex.dims["V"], ex.dims.get("D", ex.dims["H"]), ex.dims["H"])
+        layer = guarded("constructor", factory, *spec.model_sizes(ex.dims))
         plist = getattr(layer, "params", None)
         if not isinstance(plist, (list, tuple)) or len(plist) not in (len(params), len(params) + len(spec.tied)):
             n = len(plist) if isinstance(plist, (list, tuple)) else type(plist).__name__
@@ -143,13 +142,21 @@ def _check_tied(spec: Spec, plist: Any) -> None:
 
 def layer_values(spec: Spec, layer: Layer, ex: Example) -> dict[str, np.ndarray]:
     """The example's values as the layer holds them (a model may have cast them
-    to float32): the oracle must see the numbers the layer really computes with."""
+    to float32): the oracle must see the numbers the layer really computes with.
+    A model's float inputs are given in the dtype it holds its params in."""
     values = dict(ex.values)
     plist = getattr(layer, "params", None)
     if isinstance(plist, (list, tuple)) and len(untied(spec, plist)) == len(spec.params):
         for arg, p in zip(spec.params, untied(spec, plist), strict=True):
             if isinstance(p, np.ndarray) and p.shape == values[arg.name].shape:
                 values[arg.name] = p.copy()
+    held = [p.dtype for p in plist or () if isinstance(p, np.ndarray) and np.issubdtype(p.dtype, np.floating)]
+    if spec.kind == "model" and held:
+        # A model chooses its dtype: float inputs (TwoLayerNet's x) are given in it,
+        # as its own caller would, not in the example's.
+        for arg in spec.inputs:
+            if arg.differentiable:
+                values[arg.name] = values[arg.name].astype(held[0])
     return values
 
 

@@ -160,6 +160,7 @@ def _source(spec: Spec, cls_name: str, ex: Example, where: Where, case: Case, da
         "STATE": state,
         "STATEFUL": spec.state is not None,
         "DIMS": dict(ex.dims),
+        "SIZES": list(spec.model_sizes(ex.dims)) if spec.kind == "model" else [],
         "TENSORS": [(n, list(axes)) for n, axes in case.tensors],
         "MODULE_FILE": where.file,
         "NOTEBOOK": where.notebook,
@@ -241,7 +242,7 @@ def build(cls, data):
     """The layer, built as gradcheck builds it (the book's constructors)."""
     params = [data["param_" + n].copy() for n in PARAMS]
     if KIND == "model":
-        layer = cls(DIMS["V"], DIMS["D"], DIMS["H"])
+        layer = cls(*SIZES)
         for p, v in zip(layer.params, params):
             p[...] = v
         return layer

@@ -117,6 +117,9 @@ class Spec:
     fn(*params, *inputs[, state, *carry]) -> output, in JAX.
     kind: "layer" (backward takes an array), "loss" (forward returns a scalar,
       backward takes dout, a number), "model" (built from dims, params written in).
+    sizes: a model's constructor arguments, as the dims they are: SimpleRnnlm(
+      vocab_size, wordvec_size, hidden_size) is ("V", "D", "H"), the book's
+      TwoLayerNet(input_size, hidden_size, output_size) is ("D", "H", "V").
     cell: the single-step layer a Time layer must equal at T=1.
     pads_time: the oracle may pad T with steps after the real ones (see oracle.py);
       False for a function that also reads the sequence from its end (TimeBiLSTM),
@@ -137,6 +140,7 @@ class Spec:
     output_axes: tuple[str, ...]
     fn: Callable[..., jax.Array]
     kind: Literal["layer", "loss", "model"] = "layer"
+    sizes: tuple[str, ...] = ("V", "D", "H")
     returns: tuple[str, ...] = ()
     state: Arg | None = None
     carry: tuple[Arg, ...] = ()
@@ -155,6 +159,10 @@ class Spec:
             object.__setattr__(self, "letters", tuple(x for x in "NTDHV" if x in used))
         if self.state is not None and self.final is None:
             raise ValueError(f"{self.name}: a spec with a state says what it carries on (final=)")
+
+    def model_sizes(self, dims: Mapping[str, int]) -> tuple[int, ...]:
+        """The arguments a model is built with at `dims` (see `sizes`)."""
+        return tuple(dims[letter] for letter in self.sizes)
 
     @property
     def states(self) -> tuple[Arg, ...]:

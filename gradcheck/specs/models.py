@@ -93,6 +93,7 @@ SPECS = (
         output_axes=(),
         fn=better_rnnlm,
         kind="model",
+        sizes=("V", "H", "H"),  # BetterRnnlm(vocab_size, wordvec_size, hidden_size), tied: wordvec_size is H
         state=Arg("h0", ("N", "H"), "state"),
         carry=(Arg("c0", ("N", "H"), "state"), Arg("h1", ("N", "H"), "state"), Arg("c1", ("N", "H"), "state")),
         final=better_rnnlm_final,
