@@ -7,7 +7,8 @@ declared with `edit(...)` in one module a family, each a list `MUTANTS`:
 (Affine, Embedding, MatMul, Softmax, Sigmoid, TimeAffine, Simple_TimeAffine,
 TimeEmbedding), `dropout.py` (Dropout, TimeDropout), `losses.py`
 (TimeSoftmaxWithLoss, SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss,
-TimeSigmoidWithLoss), `models.py` (SimpleRnnlm, Rnnlm, BetterRnnlm).
+TimeSigmoidWithLoss), `models.py` (SimpleRnnlm, Rnnlm, BetterRnnlm), `word2vec.py`
+(EmbeddingDot).
 A few bugs are not an edit of one method (a class redefined under the book's
 name, a misspelled `__init__`); they stay small hand-written classes in their
 family module, passed as `Mutant(..., written=cls)`.
@@ -105,6 +106,8 @@ def reference() -> dict[str, type]:
         "TimeGRU": rnnref.TimeGRU,
         "TimeBiLSTM": rnnref.TimeBiLSTM,
         "Rnnlm": Rnnlm64,
+        "EmbeddingDot": rnnref.EmbeddingDot,
+        "TwoLayerNet": rnnref.TwoLayerNet,
         "Dropout": rnnref.Dropout,
         "TimeDropout": rnnref.TimeDropout,
         "BetterRnnlm": BetterRnnlm64,
@@ -315,7 +318,7 @@ def _apply(m: Mutant, definer: type, src: str, change: Change) -> str:
     return src[:start] + new + src[end:]
 
 
-from . import basic, dropout, losses, models, recurrent  # noqa: E402 (they import edit and Mutant from here)
+from . import basic, dropout, losses, models, recurrent, word2vec  # noqa: E402 (they import edit and Mutant from here)
 
 # The order of the catalogue before it was split into families, so `gradcheck
 # selftest` tables compare line by line; a mutant not listed here comes after, in
@@ -343,7 +346,7 @@ time-rnn-weight-grads-never-written time-rnn-dh-other-name rnn-redefined-without
 time-affine-init-misspelled
 """.split()
 
-_ALL = [*recurrent.MUTANTS, *basic.MUTANTS, *dropout.MUTANTS, *losses.MUTANTS, *models.MUTANTS]
+_ALL = [*recurrent.MUTANTS, *basic.MUTANTS, *dropout.MUTANTS, *losses.MUTANTS, *models.MUTANTS, *word2vec.MUTANTS]
 CATALOGUE: tuple[Mutant, ...] = tuple(
     sorted(_ALL, key=lambda m: _ORDER.index(m.name) if m.name in _ORDER else len(_ORDER) + _ALL.index(m))
 )

@@ -1,0 +1,46 @@
+"""Mutants of the word2vec family: EmbeddingDot, TwoLayerNet."""
+
+from __future__ import annotations
+
+from . import Mutant, edit
+
+_EMBED_DOT = ("EmbeddingDot",)
+_TWO_LAYER = ("TwoLayerNet",)
+
+MUTANTS: list[Mutant] = [
+    edit(
+        "EmbeddingDot", "backward",
+        old="np.add.at(dW, idx, dout * h)",
+        new="dW[idx] += dout * h  # BUG: buffered fancy-index add: a repeated target gets one row",
+        name="embedding-dot-assign-not-add-at", family="assignment instead of np.add.at", layers=_EMBED_DOT,
+        description="dW[idx] += dout * h: a target in two rows keeps one contribution",
+    ),
+    edit(
+        "EmbeddingDot", "backward",
+        old="return dout * target_W",
+        new="return dout * h  # BUG: dh is dout times the target's embedding, not h",
+        name="embedding-dot-dh-wrong-factor", family="wrong derivative", layers=_EMBED_DOT,
+        description="dh = dout * h instead of dout * W[idx]",
+    ),
+    edit(
+        "EmbeddingDot", "forward",
+        old="return np.sum(target_W * h, axis=1)",
+        new="return np.sum(target_W * h, axis=0)  # BUG: summed over the batch, not over D",
+        name="embedding-dot-sum-wrong-axis", family="reduction over the wrong axis", layers=_EMBED_DOT,
+        description="forward sums over the batch axis: (D,), not (N,)",
+    ),
+    edit(
+        "TwoLayerNet", "_collect",
+        old="for layer in self.layers:",
+        new="for layer in self.layers[:1]:  # BUG: self.layers, the second Affine too",
+        name="two-layer-net-params-left-out", family="model leaves a layer's params out", layers=_TWO_LAYER,
+        description="params/grads collect the first Affine only",
+    ),
+    edit(
+        "TwoLayerNet", "backward",
+        old="grad: Any = self.loss_layer.backward(dout)",
+        new="grad: Any = self.loss_layer.backward()  # BUG: dout dropped: the loss's gradient is taken as 1",
+        name="two-layer-net-dout-ignored", family="dout ignored", layers=_TWO_LAYER,
+        description="backward calls loss_layer.backward() without dout",
+    ),
+]

@@ -1,0 +1,108 @@
+"""The word2vec family of rnnref (ch01-ch04) and TwoLayerNet: hand-computed values, a target word used
+twice, bad input named, and the protocol (grads in place, inputs not mutated)."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from gradcheck.engine import check_layer
+from gradcheck.examples import make_example
+from gradcheck.specs import SPECS
+from rnnref import EmbeddingDot, TwoLayerNet
+
+RTOL64 = 1e-12  # a few roundings of O(1) values
+
+
+def test_embedding_dot_scores_each_row_against_its_target_by_hand():
+    W = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]])
+    h = np.array([[1.0, 1.0], [2.0, 0.0]])
+    layer = EmbeddingDot(W)
+    out = layer.forward(h, np.array([1, 0]))
+    np.testing.assert_allclose(out, [3 - 1, 2 * 1], rtol=RTOL64)
+    dh = layer.backward(np.array([2.0, -1.0]))
+    np.testing.assert_allclose(dh, [[6.0, -2.0], [-1.0, -2.0]], rtol=RTOL64)
+    np.testing.assert_allclose(layer.grads[0], [[-2.0, 0.0], [2.0, 2.0], [0.0, 0.0]], rtol=RTOL64)
+
+
+def test_embedding_dot_target_in_two_rows_gets_both_gradients():
+    W = np.arange(6.0).reshape(3, 2)
+    h = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    layer = EmbeddingDot(W)
+    grads_before = layer.grads[0]
+    layer.forward(h, np.array([2, 0, 2]))
+    layer.backward(np.array([1.0, 1.0, 1.0]))
+    assert layer.grads[0] is grads_before  # written in place
+    np.testing.assert_allclose(layer.grads[0], [[3.0, 4.0], [0.0, 0.0], [6.0, 8.0]], rtol=RTOL64)
+
+
+def test_embedding_dot_keeps_its_inputs_and_replaces_grads_each_backward():
+    rng = np.random.default_rng(0)
+    W, h, idx = rng.normal(size=(4, 3)), rng.normal(size=(2, 3)), np.array([3, 3])
+    W0, h0 = W.copy(), h.copy()
+    layer = EmbeddingDot(W)
+    layer.forward(h, idx)
+    h[...] = 0  # the caller reuses its buffer: the cached h must be ours
+    layer.backward(np.ones(2))
+    layer.backward(np.ones(2))
+    np.testing.assert_array_equal(W, W0)
+    np.testing.assert_allclose(layer.grads[0][3], h0.sum(axis=0), rtol=RTOL64)
+
+
+@pytest.mark.parametrize(
+    ("h", "idx", "message"),
+    [
+        (np.zeros((2, 3)), np.array([0, 5]), r"idx holds token id 5 at index \(1,\); ids must lie in \[0, 4\)"),
+        (np.zeros((2, 2)), np.array([0, 1]), r"h"),
+        (np.zeros((2, 3)), np.array([0.5, 1.0]), r"idx"),
+    ],
+)
+def test_embedding_dot_names_bad_input(h, idx, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        EmbeddingDot(np.zeros((4, 3))).forward(h, idx)
+
+
+def test_embedding_dot_backward_before_forward_says_so():
+    with pytest.raises(RuntimeError, match="EmbeddingDot.backward called before forward"):
+        EmbeddingDot(np.zeros((4, 3))).backward(np.ones(2))
+
+
+# --- TwoLayerNet ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_two_layer_net_passes_every_check_in_its_dtype(dtype):
+    """The checker builds a model as TwoLayerNet(input_size, hidden_size, output_size)
+    (the spec's `sizes`: D, H, V) and checks it at the precision it computes in."""
+    spec = SPECS["TwoLayerNet"]
+    for seed in range(4):
+        ex = make_example(spec, dict(N=3, D=4, H=5, V=6), seed, dtype, onehot=seed % 2 == 1)
+        report = check_layer(functools.partial(TwoLayerNet, dtype=dtype), spec, example=ex)
+        assert report.passed, report.render()
+        assert not report.layers[0].warnings, report.render()
+
+
+def test_two_layer_net_built_as_the_book_builds_it():
+    model = TwoLayerNet(3, 5, 4, seed=0)  # input_size, hidden_size, output_size
+    assert [p.shape for p in model.params] == [(3, 5), (5,), (5, 4), (4,)]
+    assert all(p.dtype == np.float64 for p in model.params)
+    x, t = np.random.default_rng(1).normal(size=(2, 3)), np.array([3, 0])
+    loss = model.forward(x, t)
+    assert loss.shape == () and np.isclose(loss, np.log(4), rtol=1e-2)  # weights of 0.01: near-uniform
+    dx = model.backward(2.0)
+    assert dx.shape == (2, 3) and model.grads[3].shape == (4,)
+    np.testing.assert_allclose(model.forward(x, np.eye(4, dtype=np.int64)[t]), loss, rtol=RTOL64)  # one-hot t
+
+
+def test_a_model_built_with_the_wrong_size_order_fails_its_check():
+    """A TwoLayerNet whose constructor reads (output_size, input_size, hidden_size)
+    cannot take the checker's arrays: a finding that names the shapes, not a pass."""
+
+    def swapped(input_size, hidden_size, output_size):
+        return TwoLayerNet(output_size, input_size, hidden_size)
+
+    report = check_layer(swapped, "TwoLayerNet", dims=dict(N=2, D=3, H=4, V=5))
+    assert not report.passed
+    assert "expected shape (3, 4)" in report.render()
