@@ -40,10 +40,10 @@ def onehot(ts: np.ndarray, V: int) -> np.ndarray:
 
 def build(spec: Spec, ex: Example, *, stateful: bool = True):
     """The rnnref layer of `spec` holding copies of the example's params; the model
-    is built from (V, D, H) in the example's dtype and its params overwritten."""
+    is built from its sizes (`spec.model_sizes`) in the example's dtype and its params overwritten."""
     params = [ex.values[a.name].copy() for a in spec.params]
     if spec.kind == "model":
-        model = getattr(rnnref, spec.name)(ex.dims["V"], ex.dims.get("D", ex.dims["H"]), ex.dims["H"], dtype=ex.dtype)
+        model = getattr(rnnref, spec.name)(*spec.model_sizes(ex.dims), dtype=ex.dtype)
         tied = {pos for pos, _ in spec.tied}  # a view of another param: written through it
         for p, v in zip([p for i, p in enumerate(model.params) if i not in tied], params, strict=True):
             p[...] = v
