@@ -19,7 +19,7 @@ import jax
 
 IGNORE_LABEL = -1  # the book's TimeSoftmaxWithLoss.ignore_label
 
-ArgKind = Literal["weight", "table", "bias", "float", "state", "tokens", "labels", "classes", "binary"]
+ArgKind = Literal["weight", "table", "bias", "float", "state", "tokens", "labels", "classes", "binary", "onehot"]
 
 # Label kinds: "labels" are class ids that may hold IGNORE_LABEL (the book's
 # TimeSoftmaxWithLoss); "classes" are class ids in [0, V) with no ignore label (the
@@ -29,6 +29,10 @@ ArgKind = Literal["weight", "table", "bias", "float", "state", "tokens", "labels
 # "classes" and "binary" never hold -1.
 LABEL_KINDS = ("labels", "classes", "binary")
 PAD_LABEL = -1
+# "onehot": words given as one-hot rows, the book's ch03 input (contexts (N, 2, V),
+# target (N, V)): ids in [0, V) drawn and stored one-hot, the last axis V. A
+# matrix product reads them, so they are inputs, not labels; they have no
+# gradient, and pad with 0 (a padded row or class is no word).
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class Arg:
 
     @property
     def differentiable(self) -> bool:
-        return self.kind != "tokens" and not self.is_label
+        return self.kind not in ("tokens", "onehot") and not self.is_label
 
     @property
     def is_label(self) -> bool:
@@ -83,15 +87,18 @@ class Convention:
 
 def axis_parts(axis: str) -> tuple[int, str]:
     """An axis is a dim letter with an optional block count: "H" -> (1, "H"), "4H" ->
-    (4, "H"), the width of an LSTM's four gates side by side (each block H wide)."""
+    (4, "H"), the width of an LSTM's four gates side by side (each block H wide);
+    or a number alone, a fixed extent: "2" -> (2, ""), the book's two context words."""
+    if axis.isdigit():
+        return int(axis), ""
     count, letter = axis[:-1], axis[-1]
     return (int(count) if count else 1), letter
 
 
 def extent(axis: str, dims: Mapping[str, int]) -> int:
-    """The length of `axis` at `dims`: "4H" at H=3 is 12."""
+    """The length of `axis` at `dims`: "4H" at H=3 is 12; "2" is 2."""
     count, letter = axis_parts(axis)
-    return count * dims[letter]
+    return count * dims[letter] if letter else count
 
 
 def shape_of(axes: Sequence[str], dims: Mapping[str, int]) -> tuple[int, ...]:
@@ -123,7 +130,9 @@ class Spec:
     cell: the single-step layer a Time layer must equal at T=1.
     pads_time: the oracle may pad T with steps after the real ones (see oracle.py);
       False for a function that also reads the sequence from its end (TimeBiLSTM),
-      where padded steps would come first.
+      where padded steps would come first (the same as "T" in `unpadded`).
+    unpadded: dims the oracle must not pad, because padding them changes the
+      result: V for a softmax over x @ W with no bias to give padded classes -inf.
     train_flag: a layer that draws randomness when training (dropout): how it is
       told, "argument" (forward(..., train_flg=...)) or "attribute" (layer.train_flg);
       fn is then its evaluation-mode meaning (see gradcheck/stochastic.py).
@@ -148,6 +157,7 @@ class Spec:
     outputs: tuple[str, ...] = ()
     cell: str | None = None
     pads_time: bool = True
+    unpadded: tuple[str, ...] = ()
     train_flag: Literal["argument", "attribute"] | None = None
     tied: tuple[tuple[int, str], ...] = ()
     letters: tuple[str, ...] = field(default=())
@@ -157,6 +167,8 @@ class Spec:
         if not self.letters:
             used = {axis_parts(a)[1] for arg in (*self.params, *self.inputs) for a in arg.axes}
             object.__setattr__(self, "letters", tuple(x for x in "NTDHV" if x in used))
+        if not self.pads_time and "T" not in self.unpadded:
+            object.__setattr__(self, "unpadded", (*self.unpadded, "T"))
         if self.state is not None and self.final is None:
             raise ValueError(f"{self.name}: a spec with a state says what it carries on (final=)")
 
