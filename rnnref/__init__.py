@@ -30,7 +30,7 @@ from .time_layers import (
     TimeSoftmaxWithLoss,
 )
 from .word2vec import EmbeddingDot
-from .word2vec_models import TwoLayerNet
+from .word2vec_models import SimpleSkipGram, TwoLayerNet
 
 __all__ = [
     "GRU",
@@ -50,6 +50,7 @@ __all__ = [
     "SoftmaxWithLoss",
     "Rnnlm",
     "SimpleRnnlm",
+    "SimpleSkipGram",
     "TimeAffine",
     "TimeBiLSTM",
     "TimeDropout",

@@ -1,5 +1,5 @@
 """The small networks of the book's chapters 1 and 3, built from the plain layers:
-TwoLayerNet (ch01/two_layer_net.py)."""
+TwoLayerNet (ch01/two_layer_net.py) and SimpleSkipGram (ch03/simple_skip_gram.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .layers import Affine, Sigmoid, SoftmaxWithLoss
+from ._validate import onehot_rows
+from .layers import Affine, MatMul, Sigmoid, SoftmaxWithLoss
 from .models import _LanguageModel
 
-__all__ = ["TwoLayerNet"]
+__all__ = ["SimpleSkipGram", "TwoLayerNet"]
 
 
 class TwoLayerNet(_LanguageModel):
@@ -45,3 +46,49 @@ class TwoLayerNet(_LanguageModel):
         self.loss_layer = SoftmaxWithLoss()
         self.stateful_layers = []
         self._collect()
+
+
+class SimpleSkipGram(_LanguageModel):
+    """Skip-gram on one-hot words (ch03): the target's vector h = target @ W_in, the
+    scores s = h @ W_out, and one SoftmaxWithLoss per context word, summed.
+
+    SimpleSkipGram(vocab_size V, hidden_size H): W_in (V, H) and W_out (H, V) drawn
+    N(0, 0.01^2) in float32 like the book's (keyword-only `dtype`, `seed` or `rng`).
+    params/grads: [W_in, W_out]; word_vecs is W_in. forward(contexts: (N, 2, V)
+    one-hot, target: (N, V) one-hot) -> loss (the sum of the two context words'
+    mean losses); backward(dout=1) -> None.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        *,
+        dtype: DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        sizes = {"vocab_size": vocab_size, "hidden_size": hidden_size}
+        (V, H), dtype, rng = _LanguageModel._setup(sizes, dtype, seed, rng)
+        rn = rng.standard_normal
+        self.in_layer = MatMul((0.01 * rn((V, H))).astype(dtype))
+        self.out_layer = MatMul((0.01 * rn((H, V))).astype(dtype))
+        self.layers = [self.in_layer, self.out_layer]
+        self.loss_layers = [SoftmaxWithLoss(), SoftmaxWithLoss()]
+        self.stateful_layers = []
+        self._collect()
+        self.word_vecs = self.params[0]
+
+    def forward(self, contexts: np.ndarray, target: np.ndarray) -> np.ndarray:
+        V = self.params[0].shape[0]
+        target = onehot_rows("target", target, ("N", V))
+        contexts = onehot_rows("contexts", contexts, (target.shape[0], 2, V))
+        s = self.predict(target.astype(self.params[0].dtype))
+        l0, l1 = (loss.forward(s, contexts[:, k]) for k, loss in enumerate(self.loss_layers))
+        return l0 + l1
+
+    def backward(self, dout: float = 1) -> None:
+        # The scores feed both losses: their gradients add.
+        ds = self.loss_layers[0].backward(dout) + self.loss_layers[1].backward(dout)
+        self.in_layer.backward(self.out_layer.backward(ds))
+        return None

@@ -11,7 +11,7 @@ import pytest
 from gradcheck.engine import check_layer
 from gradcheck.examples import make_example
 from gradcheck.specs import SPECS
-from rnnref import EmbeddingDot, TwoLayerNet
+from rnnref import EmbeddingDot, SimpleSkipGram, TwoLayerNet
 
 RTOL64 = 1e-12  # a few roundings of O(1) values
 
@@ -106,3 +106,69 @@ def test_a_model_built_with_the_wrong_size_order_fails_its_check():
     report = check_layer(swapped, "TwoLayerNet", dims=dict(N=2, D=3, H=4, V=5))
     assert not report.passed
     assert "expected shape (3, 4)" in report.render()
+
+
+# --- SimpleSkipGram -------------------------------------------------------------------
+
+
+def onehot(ids, V: int) -> np.ndarray:
+    return np.eye(V, dtype=np.int32)[np.asarray(ids)]  # int32 like the book's convert_one_hot
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_simple_skip_gram_passes_every_check_in_its_dtype(dtype):
+    spec = SPECS["SimpleSkipGram"]
+    for seed in range(3):
+        ex = make_example(spec, dict(N=3, H=4, V=5), seed, dtype)
+        report = check_layer(functools.partial(SimpleSkipGram, dtype=dtype), spec, example=ex)
+        assert report.passed, report.render()
+        assert not report.layers[0].warnings, report.render()
+
+
+def test_simple_skip_gram_loss_is_the_sum_over_both_context_words():
+    model = SimpleSkipGram(5, 3, seed=0)
+    W_in, W_out = model.params
+    contexts, target = onehot([[1, 2], [0, 4]], 5), onehot([3, 3], 5)
+    s = (target @ W_in) @ W_out
+    logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    expected = -(logp[[0, 1], [1, 0]].mean() + logp[[0, 1], [2, 4]].mean())
+    np.testing.assert_allclose(model.forward(contexts, target), expected, rtol=1e-6)
+    assert model.backward(2.0) is None
+    assert model.word_vecs is W_in and not model.grads[0][[0, 1, 2, 4]].any()  # only the target's row
+
+
+@pytest.mark.parametrize(
+    ("contexts", "target", "message"),
+    [
+        (onehot([[1, 2]], 5), np.array([[0, 1, 1, 0, 0]]), r"target\[0\] is not a one-hot row"),
+        (onehot([[1, 2]], 5), onehot([3], 4), r"target must have shape \(N, 5\)"),
+        (onehot([1, 2], 5), onehot([3, 3], 5), r"contexts must have shape \(2, 2, 5\)"),
+        (onehot([[1, 2]], 5) * 0.5, onehot([3], 5), r"contexts\[0, 0\] is not a one-hot row"),
+    ],
+)
+def test_simple_skip_gram_names_input_that_is_not_one_hot(contexts, target, message):
+    with pytest.raises(ValueError, match=message):
+        SimpleSkipGram(5, 3, seed=0).forward(contexts, target)
+
+
+def test_onehot_inputs_are_drawn_as_one_hot_rows_with_a_fixed_context_axis():
+    spec = SPECS["SimpleSkipGram"]
+    ex = make_example(spec, dict(N=4, H=2, V=6), seed=3)
+    contexts, target = ex.values["contexts"], ex.values["target"]
+    assert contexts.shape == (4, 2, 6) and target.shape == (4, 6)
+    for rows in (contexts, target):
+        assert set(np.unique(rows)) <= {0, 1} and (rows.sum(axis=-1) == 1).all()
+    assert not any(a.differentiable for a in spec.inputs)
+
+
+def test_a_skip_gram_that_drops_one_context_words_gradient_fails():
+    """The known-wrong case for the one-hot model: the scores feed both losses."""
+
+    class OneContext(SimpleSkipGram):
+        def backward(self, dout=1):
+            self.in_layer.backward(self.out_layer.backward(self.loss_layers[0].backward(dout)))
+
+    spec = SPECS["SimpleSkipGram"]
+    ex = make_example(spec, dict(N=3, H=4, V=5), 0)
+    report = check_layer(functools.partial(OneContext, dtype=np.float64), spec, example=ex)
+    assert not report.passed and "backward-jax" in report.render()

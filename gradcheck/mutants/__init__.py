@@ -53,7 +53,7 @@ import numpy as np
 
 import rnnref
 
-__all__ = ["BetterRnnlm64", "CATALOGUE", "Mutant", "MutantEditError", "Rnnlm64", "SimpleRnnlm64", "edit", "reference"]
+__all__ = ["BetterRnnlm64", "CATALOGUE", "Mutant", "MutantEditError", "Rnnlm64", "SimpleRnnlm64", "SimpleSkipGram64", "edit", "reference"]
 
 
 class SimpleRnnlm64(rnnref.SimpleRnnlm):
@@ -71,6 +71,14 @@ class BetterRnnlm64(rnnref.BetterRnnlm):
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, *args, **kw) -> None:
         kw.setdefault("dtype", np.float64)
         super().__init__(vocab_size, wordvec_size, hidden_size, *args, **kw)
+
+
+class SimpleSkipGram64(rnnref.SimpleSkipGram):
+    """rnnref.SimpleSkipGram built in float64 by default, like SimpleRnnlm64."""
+
+    def __init__(self, vocab_size: int, hidden_size: int, **kw) -> None:
+        kw.setdefault("dtype", np.float64)
+        super().__init__(vocab_size, hidden_size, **kw)
 
 
 class Rnnlm64(rnnref.Rnnlm):
@@ -108,6 +116,7 @@ def reference() -> dict[str, type]:
         "Rnnlm": Rnnlm64,
         "EmbeddingDot": rnnref.EmbeddingDot,
         "TwoLayerNet": rnnref.TwoLayerNet,
+        "SimpleSkipGram": SimpleSkipGram64,
         "Dropout": rnnref.Dropout,
         "TimeDropout": rnnref.TimeDropout,
         "BetterRnnlm": BetterRnnlm64,

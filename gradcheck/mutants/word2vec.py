@@ -1,4 +1,4 @@
-"""Mutants of the word2vec family: EmbeddingDot, TwoLayerNet."""
+"""Mutants of the word2vec family: EmbeddingDot, TwoLayerNet, SimpleSkipGram."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from . import Mutant, edit
 
 _EMBED_DOT = ("EmbeddingDot",)
 _TWO_LAYER = ("TwoLayerNet",)
+_SKIP_GRAM = ("SimpleSkipGram",)
 
 MUTANTS: list[Mutant] = [
     edit(
@@ -42,5 +43,19 @@ MUTANTS: list[Mutant] = [
         new="grad: Any = self.loss_layer.backward()  # BUG: dout dropped: the loss's gradient is taken as 1",
         name="two-layer-net-dout-ignored", family="dout ignored", layers=_TWO_LAYER,
         description="backward calls loss_layer.backward() without dout",
+    ),
+    edit(
+        "SimpleSkipGram", "backward",
+        old="ds = self.loss_layers[0].backward(dout) + self.loss_layers[1].backward(dout)",
+        new="ds = self.loss_layers[0].backward(dout)  # BUG: the second context word's gradient is dropped",
+        name="simple-skip-gram-one-context-gradient", family="a gradient path dropped", layers=_SKIP_GRAM,
+        description="ds takes the first loss's gradient only; the scores feed both",
+    ),
+    edit(
+        "SimpleSkipGram", "forward",
+        old="return l0 + l1",
+        new="return (l0 + l1) / 2  # BUG: the book sums the two context losses, it does not average them",
+        name="simple-skip-gram-losses-averaged", family="mean instead of sum", layers=_SKIP_GRAM,
+        description="forward returns the mean of the two context losses, backward the sum's gradient",
     ),
 ]

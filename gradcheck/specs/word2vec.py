@@ -6,7 +6,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from .base import PAD_LABEL, Arg, Convention, Spec
-from .basic import affine, embedding, sigmoid
+from .basic import affine, embedding, matmul, sigmoid
 from .losses import SOFTMAX_EPS, softmax_cross_entropy
 
 
@@ -22,6 +22,30 @@ def two_layer_net(loss):
         return loss(affine(W2, b2, sigmoid(affine(W1, b1, x))), t)
 
     return fn
+
+
+def word_ids(onehot):
+    """One-hot rows (..., V) -> word ids (...); an all-zero row (padding) -> PAD_LABEL,
+    which the losses do not count."""
+    return jnp.where(onehot.sum(axis=-1) > 0, jnp.argmax(onehot, axis=-1), PAD_LABEL)
+
+
+def simple_skip_gram(loss):
+    """h = target @ W_in, s = h @ W_out, and `loss` of s against each of the two
+    context words, summed."""
+
+    def fn(W_in, W_out, contexts, target):
+        s = matmul(W_out, matmul(W_in, target))
+        return loss(s, word_ids(contexts[:, 0])) + loss(s, word_ids(contexts[:, 1]))
+
+    return fn
+
+
+def with_book_loss(net):
+    """A network over softmax cross-entropy: its exact function, and its function
+    with the book's SoftmaxWithLoss (log(y + 1e-7)) as the one convention."""
+    book = Convention(SOFTMAX_EPS.name, net(SOFTMAX_EPS.fn), SOFTMAX_EPS.message)
+    return {"fn": net(softmax_cross_entropy), "conventions": (book,)}
 
 
 SPECS = (
@@ -43,11 +67,20 @@ SPECS = (
         ),
         inputs=(Arg("x", ("N", "D"), "float"), Arg("t", ("N",), "classes", PAD_LABEL)),
         output_axes=(),
-        fn=two_layer_net(softmax_cross_entropy),
         kind="model",
         sizes=("D", "H", "V"),  # TwoLayerNet(input_size, hidden_size, output_size)
         returns=("x",),
-        # its loss layer is the book's SoftmaxWithLoss: log(y + 1e-7)
-        conventions=(Convention(SOFTMAX_EPS.name, two_layer_net(SOFTMAX_EPS.fn), SOFTMAX_EPS.message),),
+        **with_book_loss(two_layer_net),
+    ),
+    Spec(
+        "SimpleSkipGram",
+        params=(Arg("W_in", ("V", "H"), "table"), Arg("W_out", ("H", "V"), "weight")),
+        inputs=(Arg("contexts", ("N", "2", "V"), "onehot"), Arg("target", ("N", "V"), "onehot")),
+        output_axes=(),
+        kind="model",
+        sizes=("V", "H"),  # SimpleSkipGram(vocab_size, hidden_size)
+        # No bias to give padded classes a logit of -inf: x @ W_out would give them 0.
+        unpadded=("V",),
+        **with_book_loss(simple_skip_gram),
     ),
 )
