@@ -16,6 +16,7 @@ import numpy as np
 from .examples import Example, onehot_labels
 from .frames import user_frame_of
 from .specs import Spec
+from .specs.base import tie
 
 
 class LayerError(Exception):
@@ -120,24 +121,27 @@ def param_names(spec: Spec, n: int) -> list[str]:
     """Names of the n entries of a layer's params list (a tied entry: `embed_W.T`)."""
     tied = dict(spec.tied) if n == len(spec.params) + len(spec.tied) else {}
     it = iter(a.name for a in spec.params)
-    return [f"{tied[i]}.T" if i in tied else next(it, f"params[{i}]") for i in range(n)]
+    return [tied[i] if i in tied else next(it, f"params[{i}]") for i in range(n)]
 
 
 def _check_tied(spec: Spec, plist: Any) -> None:
-    """Weight tying: each tied entry of params is its param's transpose, the same
-    memory (what the book's BetterRnnlm builds: TimeAffine(embed_W.T, b))."""
+    """Weight tying: each tied entry of params is its param, or its transpose, in the
+    same memory (what the book builds: BetterRnnlm's TimeAffine(embed_W.T, b),
+    SimpleCBOW's two MatMul(W_in))."""
     by_name = dict(zip((a.name for a in spec.params), untied(spec, plist), strict=True))
-    for pos, name in spec.tied:
+    for pos, entry in spec.tied:
+        name, transposed = tie(entry)
         p, q = plist[pos], by_name[name]
-        if not (isinstance(p, np.ndarray) and p.shape == q.T.shape and np.shares_memory(p, q)):
+        view = q.T if transposed else q
+        if not (isinstance(p, np.ndarray) and p.shape == view.shape and np.shares_memory(p, q)):
             raise LayerError(
                 "tied",
                 None,
-                f"params[{pos}] must be {name}.T, a view of the same array ({spec.name} ties the weights); "
+                f"params[{pos}] must be {entry}, the same memory ({spec.name} ties the weights); "
                 "it is a separate array, so the two are trained apart",
             )
-        if not np.array_equal(p, q.T):
-            raise LayerError("tied", None, f"params[{pos}] shares memory with {name} but is not its transpose")
+        if not np.array_equal(p, view):
+            raise LayerError("tied", None, f"params[{pos}] shares memory with {name} but is not {entry}")
 
 
 def layer_values(spec: Spec, layer: Layer, ex: Example) -> dict[str, np.ndarray]:
@@ -246,13 +250,17 @@ def backward(spec: Spec, layer: Layer, dout: object) -> dict[str, object]:
         )
     for arg, g in zip(spec.params, untied(spec, glist), strict=True):
         grads[arg.name] = g
-    for pos, name in spec.tied if lists_tied(spec, glist) else ():
+    for pos, entry in spec.tied if lists_tied(spec, glist) else ():
         # The gradient of a tied weight is the sum of its entries (the book's optimizer
         # sums duplicates, `remove_duplicate` in common/trainer.py).
+        name, transposed = tie(entry)
         g, other = glist[pos], grads[name]
-        if not isinstance(g, np.ndarray) or not isinstance(other, np.ndarray) or g.T.shape != other.shape:
-            raise LayerError("backward", None, f"grads[{pos}] ({name}.T) has shape {np.shape(g)}")
-        grads[name] = other + g.T
+        if not isinstance(g, np.ndarray) or not isinstance(other, np.ndarray):
+            raise LayerError("backward", None, f"grads[{pos}] ({entry}) has shape {np.shape(g)}")
+        g = g.T if transposed else g
+        if g.shape != other.shape:
+            raise LayerError("backward", None, f"grads[{pos}] ({entry}) has shape {np.shape(glist[pos])}")
+        grads[name] = other + g
     if spec.state is not None and spec.kind != "model":
         # None when backward left no `.dh`: check_output names it, the checks skip it.
         grads[spec.state.name] = getattr(layer, "dh", None)

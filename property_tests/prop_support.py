@@ -18,6 +18,7 @@ from gradcheck.compare import PRECISIONS, compare
 from gradcheck.examples import Example
 from gradcheck.oracle import Oracle
 from gradcheck.specs import Spec
+from gradcheck.specs.base import tie
 from gradcheck.strategies import DEFAULT_BOUNDS
 
 # The upper bounds of the default strategies, which are also what `runner.run`
@@ -86,8 +87,12 @@ def forward_backward(spec: Spec, layer, ex: Example, values: Mapping[str, np.nda
         grads[spec.returns[0]] = ret
     elif spec.returns:
         grads.update(zip(spec.returns, ret, strict=True))
-    for a, g in zip(spec.params, layer.grads, strict=True):
+    tied = {pos for pos, _ in spec.tied}
+    for a, g in zip(spec.params, [g for i, g in enumerate(layer.grads) if i not in tied], strict=True):
         grads[a.name] = g
+    for pos, entry in spec.tied:  # a param listed twice: its gradient is the sum of both entries
+        name, transposed = tie(entry)
+        grads[name] = grads[name] + (layer.grads[pos].T if transposed else layer.grads[pos])
     if spec.state is not None and spec.kind != "model":
         grads[spec.state.name] = layer.dh
     return out, grads

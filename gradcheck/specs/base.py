@@ -85,6 +85,12 @@ class Convention:
     message: str
 
 
+def tie(entry: str) -> tuple[str, bool]:
+    """A `Spec.tied` entry -> (the param it repeats, whether it is its transpose):
+    "embed_W.T" -> ("embed_W", True), "W_in" -> ("W_in", False)."""
+    return (entry[:-2], True) if entry.endswith(".T") else (entry, False)
+
+
 def axis_parts(axis: str) -> tuple[int, str]:
     """An axis is a dim letter with an optional block count: "H" -> (1, "H"), "4H" ->
     (4, "H"), the width of an LSTM's four gates side by side (each block H wide);
@@ -136,9 +142,11 @@ class Spec:
     train_flag: a layer that draws randomness when training (dropout): how it is
       told, "argument" (forward(..., train_flg=...)) or "attribute" (layer.train_flg);
       fn is then its evaluation-mode meaning (see gradcheck/stochastic.py).
-    tied: weight tying: (position in the layer's params list, name of the param it is
-      the transpose of, the same memory). Such an entry is not in `params`; the
-      gradient of the param is the sum of its two entries in grads.
+    tied: one parameter listed twice in the layer's params: (position of the second
+      entry, what it is: "embed_W.T", the transpose of embed_W in the same memory
+      (BetterRnnlm's weight tying), or "W_in", the very same array (SimpleCBOW's two
+      input layers); see `tie`). Such an entry is not in `params`; the gradient of
+      the param is the sum of its two entries in grads.
     conventions: outputs other than the exact one that are conventions, not bugs
       (the book's log(y + 1e-7)); `variant(c)` is the spec with one of them in.
     """

@@ -98,6 +98,6 @@ SPECS = (
         carry=(Arg("c0", ("N", "H"), "state"), Arg("h1", ("N", "H"), "state"), Arg("c1", ("N", "H"), "state")),
         final=better_rnnlm_final,
         train_flag="argument",
-        tied=((7, "embed_W"),),  # params[7] is the affine layer's W: embed_W.T
+        tied=((7, "embed_W.T"),),  # params[7] is the affine layer's W
     ),
 )
