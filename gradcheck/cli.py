@@ -177,7 +177,7 @@ def parser() -> argparse.ArgumentParser:
         description="Check the classes named like the book's layers (RNN, TimeRNN, TimeEmbedding, "
         "TimeAffine, TimeSoftmaxWithLoss, SimpleRnnlm, Affine, Embedding, MatMul, Softmax, Sigmoid, "
         "SoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, Simple_TimeSoftmaxWithLoss, "
-        "Simple_TimeAffine, EmbeddingDot, TwoLayerNet, SimpleSkipGram) found in TARGET. Layers are "
+        "Simple_TimeAffine, EmbeddingDot, TwoLayerNet, SimpleCBOW, SimpleSkipGram) found in TARGET. Layers are "
         "built the way the book's constructors take their arguments: TimeRNN(Wx, Wh, b, stateful=...), "
         "SimpleRnnlm(vocab_size, wordvec_size, hidden_size), TwoLayerNet(input_size, hidden_size, output_size), ...; and the layers of your own that TARGET "
         "or --spec FILE declares with gradcheck.declare(...), built as Cls(*params).",

@@ -30,7 +30,7 @@ from .time_layers import (
     TimeSoftmaxWithLoss,
 )
 from .word2vec import EmbeddingDot
-from .word2vec_models import SimpleSkipGram, TwoLayerNet
+from .word2vec_models import SimpleCBOW, SimpleSkipGram, TwoLayerNet
 
 __all__ = [
     "GRU",
@@ -49,6 +49,7 @@ __all__ = [
     "Softmax",
     "SoftmaxWithLoss",
     "Rnnlm",
+    "SimpleCBOW",
     "SimpleRnnlm",
     "SimpleSkipGram",
     "TimeAffine",

@@ -1,5 +1,5 @@
 """The small networks of the book's chapters 1 and 3, built from the plain layers:
-TwoLayerNet (ch01/two_layer_net.py) and SimpleSkipGram (ch03/simple_skip_gram.py)."""
+TwoLayerNet (ch01/two_layer_net.py), SimpleCBOW and SimpleSkipGram (ch03)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ._validate import onehot_rows
 from .layers import Affine, MatMul, Sigmoid, SoftmaxWithLoss
 from .models import _LanguageModel
 
-__all__ = ["SimpleSkipGram", "TwoLayerNet"]
+__all__ = ["SimpleCBOW", "SimpleSkipGram", "TwoLayerNet"]
 
 
 class TwoLayerNet(_LanguageModel):
@@ -48,6 +48,16 @@ class TwoLayerNet(_LanguageModel):
         self._collect()
 
 
+def _word_vectors(
+    vocab_size: int, hidden_size: int, dtype: DTypeLike, seed: int | None, rng: np.random.Generator | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """ch03's W_in (V, H) and W_out (H, V), drawn N(0, 0.01^2) as the book draws them."""
+    sizes = {"vocab_size": vocab_size, "hidden_size": hidden_size}
+    (V, H), dtype, rng = _LanguageModel._setup(sizes, dtype, seed, rng)
+    rn = rng.standard_normal
+    return (0.01 * rn((V, H))).astype(dtype), (0.01 * rn((H, V))).astype(dtype)
+
+
 class SimpleSkipGram(_LanguageModel):
     """Skip-gram on one-hot words (ch03): the target's vector h = target @ W_in, the
     scores s = h @ W_out, and one SoftmaxWithLoss per context word, summed.
@@ -68,11 +78,9 @@ class SimpleSkipGram(_LanguageModel):
         seed: int | None = None,
         rng: np.random.Generator | None = None,
     ) -> None:
-        sizes = {"vocab_size": vocab_size, "hidden_size": hidden_size}
-        (V, H), dtype, rng = _LanguageModel._setup(sizes, dtype, seed, rng)
-        rn = rng.standard_normal
-        self.in_layer = MatMul((0.01 * rn((V, H))).astype(dtype))
-        self.out_layer = MatMul((0.01 * rn((H, V))).astype(dtype))
+        W_in, W_out = _word_vectors(vocab_size, hidden_size, dtype, seed, rng)
+        self.in_layer = MatMul(W_in)
+        self.out_layer = MatMul(W_out)
         self.layers = [self.in_layer, self.out_layer]
         self.loss_layers = [SoftmaxWithLoss(), SoftmaxWithLoss()]
         self.stateful_layers = []
@@ -91,4 +99,54 @@ class SimpleSkipGram(_LanguageModel):
         # The scores feed both losses: their gradients add.
         ds = self.loss_layers[0].backward(dout) + self.loss_layers[1].backward(dout)
         self.in_layer.backward(self.out_layer.backward(ds))
+        return None
+
+
+class SimpleCBOW(_LanguageModel):
+    """CBOW on one-hot words (ch03): h = the mean of the two context words' vectors
+    (each context @ W_in), scores h @ W_out, SoftmaxWithLoss against the target.
+
+    SimpleCBOW(vocab_size V, hidden_size H): W_in (V, H) and W_out (H, V) drawn
+    N(0, 0.01^2) in float32 like the book's (keyword-only `dtype`, `seed` or `rng`).
+    params/grads: [W_in, W_in, W_out]: one MatMul(W_in) per context word, the same
+    array listed twice as the book's, so the gradient of W_in is grads[0] +
+    grads[1] (the book's optimizer sums duplicates); word_vecs is W_in.
+    forward(contexts: (N, 2, V) one-hot, target: (N, V) one-hot) -> loss;
+    backward(dout=1) -> None.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        *,
+        dtype: DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        W_in, W_out = _word_vectors(vocab_size, hidden_size, dtype, seed, rng)
+        self.in_layers = [MatMul(W_in), MatMul(W_in)]
+        self.out_layer = MatMul(W_out)
+        self.layers = [*self.in_layers, self.out_layer]
+        self.loss_layer = SoftmaxWithLoss()
+        self.stateful_layers = []
+        self._collect()
+        self.word_vecs = W_in
+
+    def predict(self, contexts: np.ndarray) -> np.ndarray:
+        """contexts: (N, 2, V) one-hot -> scores (N, V)."""
+        W_in = self.params[0]
+        contexts = onehot_rows("contexts", contexts, ("N", 2, W_in.shape[0])).astype(W_in.dtype)
+        h0, h1 = (layer.forward(contexts[:, k]) for k, layer in enumerate(self.in_layers))
+        return self.out_layer.forward((h0 + h1) * 0.5)
+
+    def forward(self, contexts: np.ndarray, target: np.ndarray) -> np.ndarray:
+        target = onehot_rows("target", target, (np.shape(contexts)[0], self.params[0].shape[0]))
+        return self.loss_layer.forward(self.predict(contexts), target)
+
+    def backward(self, dout: float = 1) -> None:
+        # h is the mean of the two context vectors: each gets half of dh.
+        dh = self.out_layer.backward(self.loss_layer.backward(dout)) * 0.5
+        for layer in self.in_layers:
+            layer.backward(dh)
         return None

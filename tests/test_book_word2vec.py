@@ -13,6 +13,7 @@ pytestmark = pytest.mark.skipif(not (BOOK / "ch04" / "negative_sampling_layer.py
 # run -> (the book's file, {layer: {check: status}} for each check that does not pass)
 RUNS = {
     "ch01_two_layer_net": ("ch01/two_layer_net.py", {"TwoLayerNet": {}}),
+    "ch03_simple_cbow": ("ch03/simple_cbow.py", {"SimpleCBOW": {}}),
     "ch03_simple_skip_gram": ("ch03/simple_skip_gram.py", {"SimpleSkipGram": {}}),
     "ch04_negative_sampling": ("ch04/negative_sampling_layer.py", {"EmbeddingDot": {}}),
 }

@@ -11,7 +11,7 @@ import pytest
 from gradcheck.engine import check_layer
 from gradcheck.examples import make_example
 from gradcheck.specs import SPECS
-from rnnref import EmbeddingDot, SimpleSkipGram, TwoLayerNet
+from rnnref import EmbeddingDot, SimpleCBOW, SimpleSkipGram, TwoLayerNet
 
 RTOL64 = 1e-12  # a few roundings of O(1) values
 
@@ -171,4 +171,60 @@ def test_a_skip_gram_that_drops_one_context_words_gradient_fails():
     spec = SPECS["SimpleSkipGram"]
     ex = make_example(spec, dict(N=3, H=4, V=5), 0)
     report = check_layer(functools.partial(OneContext, dtype=np.float64), spec, example=ex)
+    assert not report.passed and "backward-jax" in report.render()
+
+
+# --- SimpleCBOW -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_simple_cbow_passes_every_check_in_its_dtype(dtype):
+    spec = SPECS["SimpleCBOW"]
+    for seed in range(3):
+        ex = make_example(spec, dict(N=3, H=4, V=5), seed, dtype)
+        report = check_layer(functools.partial(SimpleCBOW, dtype=dtype), spec, example=ex)
+        assert report.passed, report.render()
+        assert not report.layers[0].warnings, report.render()
+        assert "W_in is tied: params[1] is W_in; its gradient is checked as grads[1] plus" in report.render()
+
+
+def test_simple_cbow_averages_the_context_vectors_and_lists_W_in_twice():
+    model = SimpleCBOW(5, 3, seed=0)
+    W_in, W_in_again, W_out = model.params
+    assert W_in is W_in_again and model.word_vecs is W_in
+    contexts, target = onehot([[1, 2], [0, 0]], 5), onehot([3, 4], 5)
+    s = ((W_in[[1, 0]] + W_in[[2, 0]]) / 2) @ W_out
+    logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(model.forward(contexts, target), -logp[[0, 1], [3, 4]].mean(), rtol=1e-6)
+    assert model.backward(1.0) is None
+    # one gradient per context layer: each touches the rows of its own context words
+    assert set(np.flatnonzero(model.grads[0].any(axis=1))) == {0, 1}
+    assert set(np.flatnonzero(model.grads[1].any(axis=1))) == {0, 2}
+    np.testing.assert_allclose(model.grads[0][0], model.grads[1][0], rtol=1e-6)  # word 0 in both, same dh row
+
+
+def test_a_cbow_whose_second_context_layer_holds_a_copy_of_W_in_fails_tied():
+    """The known-wrong case for `tied` without a transpose: a copy trains apart."""
+
+    class Copied(SimpleCBOW):
+        def __init__(self, V, H):
+            super().__init__(V, H, dtype=np.float64)
+            self.in_layers[1].params[0] = self.params[1] = self.params[0].copy()
+
+    spec = SPECS["SimpleCBOW"]
+    report = check_layer(Copied, spec, example=make_example(spec, dict(N=2, H=3, V=4), 0))
+    assert not report.passed
+    assert "params[1] must be W_in, the same memory (SimpleCBOW ties the weights)" in report.render()
+
+
+def test_a_cbow_that_does_not_halve_the_context_gradient_fails():
+    class NotHalved(SimpleCBOW):
+        def backward(self, dout=1):
+            dh = self.out_layer.backward(self.loss_layer.backward(dout))
+            for layer in self.in_layers:
+                layer.backward(dh)
+
+    spec = SPECS["SimpleCBOW"]
+    ex = make_example(spec, dict(N=3, H=4, V=5), 0)
+    report = check_layer(functools.partial(NotHalved, dtype=np.float64), spec, example=ex)
     assert not report.passed and "backward-jax" in report.render()

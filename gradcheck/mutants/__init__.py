@@ -53,7 +53,7 @@ import numpy as np
 
 import rnnref
 
-__all__ = ["BetterRnnlm64", "CATALOGUE", "Mutant", "MutantEditError", "Rnnlm64", "SimpleRnnlm64", "SimpleSkipGram64", "edit", "reference"]
+__all__ = ["BetterRnnlm64", "CATALOGUE", "Mutant", "MutantEditError", "Rnnlm64", "SimpleCBOW64", "SimpleRnnlm64", "SimpleSkipGram64", "edit", "reference"]
 
 
 class SimpleRnnlm64(rnnref.SimpleRnnlm):
@@ -75,6 +75,14 @@ class BetterRnnlm64(rnnref.BetterRnnlm):
 
 class SimpleSkipGram64(rnnref.SimpleSkipGram):
     """rnnref.SimpleSkipGram built in float64 by default, like SimpleRnnlm64."""
+
+    def __init__(self, vocab_size: int, hidden_size: int, **kw) -> None:
+        kw.setdefault("dtype", np.float64)
+        super().__init__(vocab_size, hidden_size, **kw)
+
+
+class SimpleCBOW64(rnnref.SimpleCBOW):
+    """rnnref.SimpleCBOW built in float64 by default, like SimpleRnnlm64."""
 
     def __init__(self, vocab_size: int, hidden_size: int, **kw) -> None:
         kw.setdefault("dtype", np.float64)
@@ -117,6 +125,7 @@ def reference() -> dict[str, type]:
         "EmbeddingDot": rnnref.EmbeddingDot,
         "TwoLayerNet": rnnref.TwoLayerNet,
         "SimpleSkipGram": SimpleSkipGram64,
+        "SimpleCBOW": SimpleCBOW64,
         "Dropout": rnnref.Dropout,
         "TimeDropout": rnnref.TimeDropout,
         "BetterRnnlm": BetterRnnlm64,

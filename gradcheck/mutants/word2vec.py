@@ -1,4 +1,4 @@
-"""Mutants of the word2vec family: EmbeddingDot, TwoLayerNet, SimpleSkipGram."""
+"""Mutants of the word2vec family: EmbeddingDot, TwoLayerNet, SimpleSkipGram, SimpleCBOW."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from . import Mutant, edit
 _EMBED_DOT = ("EmbeddingDot",)
 _TWO_LAYER = ("TwoLayerNet",)
 _SKIP_GRAM = ("SimpleSkipGram",)
+_CBOW = ("SimpleCBOW",)
 
 MUTANTS: list[Mutant] = [
     edit(
@@ -57,5 +58,28 @@ MUTANTS: list[Mutant] = [
         new="return (l0 + l1) / 2  # BUG: the book sums the two context losses, it does not average them",
         name="simple-skip-gram-losses-averaged", family="mean instead of sum", layers=_SKIP_GRAM,
         description="forward returns the mean of the two context losses, backward the sum's gradient",
+    ),
+    edit(
+        "SimpleCBOW", "backward",
+        old="dh = self.out_layer.backward(self.loss_layer.backward(dout)) * 0.5",
+        new="dh = self.out_layer.backward(self.loss_layer.backward(dout))  # BUG: h is the mean of two vectors",
+        name="simple-cbow-context-gradient-not-halved", family="gradient not divided as the forward does",
+        layers=_CBOW,
+        description="each context layer gets dh, not dh * 0.5, though h = (h0 + h1) * 0.5",
+    ),
+    edit(
+        "SimpleCBOW", "backward",
+        old="for layer in self.in_layers:",
+        new="for layer in self.in_layers[:1]:  # BUG: both context words' layers get dh",
+        name="simple-cbow-one-context-gradient", family="gradient not duplicated as the forward does",
+        layers=_CBOW,
+        description="only the first context layer runs backward; grads[1] keeps zeros",
+    ),
+    edit(
+        "SimpleCBOW", "predict",
+        old="return self.out_layer.forward((h0 + h1) * 0.5)",
+        new="return self.out_layer.forward(h0 + h1)  # BUG: the sum of the context vectors, not their mean",
+        name="simple-cbow-forward-sum-not-mean", family="mean instead of sum", layers=_CBOW,
+        description="forward sums the two context vectors; backward halves dh as for the mean",
     ),
 ]

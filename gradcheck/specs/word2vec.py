@@ -41,6 +41,17 @@ def simple_skip_gram(loss):
     return fn
 
 
+def simple_cbow(loss):
+    """h = the mean of the two context words' rows of W_in, s = h @ W_out, `loss` of
+    s against the target word."""
+
+    def fn(W_in, W_out, contexts, target):
+        h = (matmul(W_in, contexts[:, 0]) + matmul(W_in, contexts[:, 1])) * 0.5
+        return loss(matmul(W_out, h), word_ids(target))
+
+    return fn
+
+
 def with_book_loss(net):
     """A network over softmax cross-entropy: its exact function, and its function
     with the book's SoftmaxWithLoss (log(y + 1e-7)) as the one convention."""
@@ -82,5 +93,16 @@ SPECS = (
         # No bias to give padded classes a logit of -inf: x @ W_out would give them 0.
         unpadded=("V",),
         **with_book_loss(simple_skip_gram),
+    ),
+    Spec(
+        "SimpleCBOW",
+        params=(Arg("W_in", ("V", "H"), "table"), Arg("W_out", ("H", "V"), "weight")),
+        inputs=(Arg("contexts", ("N", "2", "V"), "onehot"), Arg("target", ("N", "V"), "onehot")),
+        output_axes=(),
+        kind="model",
+        sizes=("V", "H"),  # SimpleCBOW(vocab_size, hidden_size)
+        unpadded=("V",),  # as SimpleSkipGram: no bias for padded classes
+        tied=((1, "W_in"),),  # params: [W_in, W_in, W_out], one MatMul(W_in) per context word
+        **with_book_loss(simple_cbow),
     ),
 )
