@@ -16,6 +16,7 @@ import numpy as np
 from .examples import Example, onehot_labels
 from .frames import user_frame_of
 from .specs import Spec
+from .specs.base import tie
 
 
 class LayerError(Exception):
@@ -70,13 +71,12 @@ def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True, e
 
     Layers take their arrays (copies, so ours stay pristine); a stateful layer
     without set_state() is built with stateful=False unless `exact`; models are built
-    from dims (V, D, H) and the example's values are written into their params in
-    place, cast to the dtype the model chose.
+    from dims (`spec.sizes`: V, D, H for the language models) and the example's
+    values are written into their params in place, cast to the dtype the model chose.
     """
     params = [ex.values[a.name].copy() for a in spec.params]
     if spec.kind == "model":
-        # A model whose embedding is tied to its output (wordvec_size == hidden_size) has no D.
-        layer = guarded("constructor", factory, ex.dims["V"], ex.dims.get("D", ex.dims["H"]), ex.dims["H"])
+        layer = guarded("constructor", factory, *spec.model_sizes(ex.dims))
         plist = getattr(layer, "params", None)
         if not isinstance(plist, (list, tuple)) or len(plist) not in (len(params), len(params) + len(spec.tied)):
             n = len(plist) if isinstance(plist, (list, tuple)) else type(plist).__name__
@@ -121,35 +121,46 @@ def param_names(spec: Spec, n: int) -> list[str]:
     """Names of the n entries of a layer's params list (a tied entry: `embed_W.T`)."""
     tied = dict(spec.tied) if n == len(spec.params) + len(spec.tied) else {}
     it = iter(a.name for a in spec.params)
-    return [f"{tied[i]}.T" if i in tied else next(it, f"params[{i}]") for i in range(n)]
+    return [tied[i] if i in tied else next(it, f"params[{i}]") for i in range(n)]
 
 
 def _check_tied(spec: Spec, plist: Any) -> None:
-    """Weight tying: each tied entry of params is its param's transpose, the same
-    memory (what the book's BetterRnnlm builds: TimeAffine(embed_W.T, b))."""
+    """Weight tying: each tied entry of params is its param, or its transpose, in the
+    same memory (what the book builds: BetterRnnlm's TimeAffine(embed_W.T, b),
+    SimpleCBOW's two MatMul(W_in))."""
     by_name = dict(zip((a.name for a in spec.params), untied(spec, plist), strict=True))
-    for pos, name in spec.tied:
+    for pos, entry in spec.tied:
+        name, transposed = tie(entry)
         p, q = plist[pos], by_name[name]
-        if not (isinstance(p, np.ndarray) and p.shape == q.T.shape and np.shares_memory(p, q)):
+        view = q.T if transposed else q
+        if not (isinstance(p, np.ndarray) and p.shape == view.shape and np.shares_memory(p, q)):
             raise LayerError(
                 "tied",
                 None,
-                f"params[{pos}] must be {name}.T, a view of the same array ({spec.name} ties the weights); "
+                f"params[{pos}] must be {entry}, the same memory ({spec.name} ties the weights); "
                 "it is a separate array, so the two are trained apart",
             )
-        if not np.array_equal(p, q.T):
-            raise LayerError("tied", None, f"params[{pos}] shares memory with {name} but is not its transpose")
+        if not np.array_equal(p, view):
+            raise LayerError("tied", None, f"params[{pos}] shares memory with {name} but is not {entry}")
 
 
 def layer_values(spec: Spec, layer: Layer, ex: Example) -> dict[str, np.ndarray]:
     """The example's values as the layer holds them (a model may have cast them
-    to float32): the oracle must see the numbers the layer really computes with."""
+    to float32): the oracle must see the numbers the layer really computes with.
+    A model's float inputs are given in the dtype it holds its params in."""
     values = dict(ex.values)
     plist = getattr(layer, "params", None)
     if isinstance(plist, (list, tuple)) and len(untied(spec, plist)) == len(spec.params):
         for arg, p in zip(spec.params, untied(spec, plist), strict=True):
             if isinstance(p, np.ndarray) and p.shape == values[arg.name].shape:
                 values[arg.name] = p.copy()
+    held = [p.dtype for p in plist or () if isinstance(p, np.ndarray) and np.issubdtype(p.dtype, np.floating)]
+    if spec.kind == "model" and held:
+        # A model chooses its dtype: float inputs (TwoLayerNet's x) are given in it,
+        # as its own caller would, not in the example's.
+        for arg in spec.inputs:
+            if arg.differentiable:
+                values[arg.name] = values[arg.name].astype(held[0])
     return values
 
 
@@ -239,13 +250,17 @@ def backward(spec: Spec, layer: Layer, dout: object) -> dict[str, object]:
         )
     for arg, g in zip(spec.params, untied(spec, glist), strict=True):
         grads[arg.name] = g
-    for pos, name in spec.tied if lists_tied(spec, glist) else ():
+    for pos, entry in spec.tied if lists_tied(spec, glist) else ():
         # The gradient of a tied weight is the sum of its entries (the book's optimizer
         # sums duplicates, `remove_duplicate` in common/trainer.py).
+        name, transposed = tie(entry)
         g, other = glist[pos], grads[name]
-        if not isinstance(g, np.ndarray) or not isinstance(other, np.ndarray) or g.T.shape != other.shape:
-            raise LayerError("backward", None, f"grads[{pos}] ({name}.T) has shape {np.shape(g)}")
-        grads[name] = other + g.T
+        if not isinstance(g, np.ndarray) or not isinstance(other, np.ndarray):
+            raise LayerError("backward", None, f"grads[{pos}] ({entry}) has shape {np.shape(g)}")
+        g = g.T if transposed else g
+        if g.shape != other.shape:
+            raise LayerError("backward", None, f"grads[{pos}] ({entry}) has shape {np.shape(glist[pos])}")
+        grads[name] = other + g
     if spec.state is not None and spec.kind != "model":
         # None when backward left no `.dh`: check_output names it, the checks skip it.
         grads[spec.state.name] = getattr(layer, "dh", None)

@@ -171,10 +171,10 @@ def _book_names() -> str:
     import JAX into this process just for --help (tests/test_cli.py holds the list
     to gradcheck.specs.SPECS)."""
     return (
-        "RNN, LSTM, GRU, Affine, Embedding, MatMul, Softmax, Sigmoid, Dropout, TimeRNN, TimeLSTM, TimeGRU, "
-        "TimeBiLSTM, TimeEmbedding, TimeAffine, Simple_TimeAffine, TimeDropout, TimeSoftmaxWithLoss, "
+        "RNN, LSTM, GRU, Affine, Embedding, MatMul, Softmax, Sigmoid, Dropout, EmbeddingDot, TimeRNN, TimeLSTM, "
+        "TimeGRU, TimeBiLSTM, TimeEmbedding, TimeAffine, Simple_TimeAffine, TimeDropout, TimeSoftmaxWithLoss, "
         "SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, SimpleRnnlm, Rnnlm, "
-        "BetterRnnlm"
+        "BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW"
     )
 
 
@@ -209,7 +209,7 @@ def parser() -> argparse.ArgumentParser:
         + _book_names()
         + ") found in TARGET. Layers are "
         "built the way the book's constructors take their arguments: TimeRNN(Wx, Wh, b, stateful=...), "
-        "SimpleRnnlm(vocab_size, wordvec_size, hidden_size), ...; and the layers of your own that TARGET "
+        "SimpleRnnlm(vocab_size, wordvec_size, hidden_size), TwoLayerNet(input_size, hidden_size, output_size), ...; and the layers of your own that TARGET "
         "or --spec FILE declares with gradcheck.declare(...), built as Cls(*params).",
     )
     check.add_argument(

@@ -107,6 +107,8 @@ def make_example(
         elif arg.kind == "tokens":
             v = tokens if tokens is not None else rng.integers(0, dims["V"], size=shape)
             values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
+        elif arg.kind == "onehot":
+            values[arg.name] = onehot_labels(rng.integers(0, dims["V"], size=shape[:-1]), dims["V"])
         elif arg.is_label:
             if labels is not None:
                 v = labels

@@ -23,7 +23,7 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 from .specs import Spec  # noqa: E402  (x64 must be on before any JAX array exists)
-from .specs.base import axis_parts, shape_of  # noqa: E402
+from .specs.base import axis_parts, extent, shape_of  # noqa: E402
 
 # Dims above this are not padded: a model at PTB size compiles once at its own
 # shape rather than computing up to 2x its work per dim (T=35 -> 64) in padding.
@@ -142,12 +142,13 @@ class Oracle:
 
 def _bucket_for(dims: Mapping[str, int], bucket: Mapping[str, int] | None, spec: Spec) -> dict[str, int]:
     """The bucket to pad to: the given one (default `default_bucket(dims)`), grown
-    on any axis where the example is larger; T unpadded where the spec says so."""
+    on any axis where the example is larger; the spec's `unpadded` dims as they are."""
     out = dict(bucket or default_bucket(dims))
     for letter, n in dims.items():
         out[letter] = max(out.get(letter, n), n)
-    if not spec.pads_time and "T" in dims:
-        out["T"] = dims["T"]
+    for letter in spec.unpadded:
+        if letter in dims:
+            out[letter] = dims[letter]
     return out
 
 
@@ -201,7 +202,7 @@ def _pad(
 def _unpad(arr: np.ndarray, axes: Sequence[str], dims: Mapping[str, int]) -> np.ndarray:
     """The real part of a padded result (block by block on a block axis)."""
     if not any(axis_parts(a)[0] > 1 for a in axes):
-        return arr[tuple(slice(0, dims[a]) for a in axes)]
+        return arr[tuple(slice(0, extent(a, dims)) for a in axes)]
     counts = [axis_parts(a)[0] for a in axes]
     bucket = {axis_parts(a)[1]: n // c for a, n, c in zip(axes, arr.shape, counts, strict=True)}
     blocks = _blocked(axes, dims)
@@ -213,5 +214,8 @@ def _blocked(axes: Sequence[str], dims: Mapping[str, int]) -> tuple[int, ...]:
     out: list[int] = []
     for a in axes:
         count, letter = axis_parts(a)
-        out += [count, dims[letter]] if count > 1 else [dims[letter]]
+        if not letter:  # a fixed extent ("2")
+            out.append(count)
+        else:
+            out += [count, dims[letter]] if count > 1 else [dims[letter]]
     return tuple(out)

@@ -16,7 +16,7 @@ from .checks import Context, differing, grad_name
 from .compare import compare
 from .examples import Example, make_example
 from .findings import Finding
-from .specs.base import shape_of
+from .specs.base import shape_of, tie
 
 
 def check_output(ctx: Context) -> list[Finding]:
@@ -113,12 +113,12 @@ def check_grads_in_place(ctx: Context) -> list[Finding]:
         Finding(
             "tied",
             "pass",
-            f"{name} is tied: params[{pos}] is {name}.T; its gradient is checked as grads[{pos}].T plus its other "
-            "entry, the sum the book's optimizer takes"
+            f"{tie(entry)[0]} is tied: params[{pos}] is {entry}; its gradient is checked as grads[{pos}]"
+            f"{'.T' if tie(entry)[1] else ''} plus its other entry, the sum the book's optimizer takes"
             if listed_twice
-            else f"{name} is tied and listed once in params: its grads entry must be the sum of both uses",
+            else f"{tie(entry)[0]} is tied and listed once in params: its grads entry must be the sum of both uses",
         )
-        for pos, name in spec.tied
+        for pos, entry in spec.tied
     ]
     if problems:
         return [Finding("grads-in-place", "fail", "; ".join(problems)), *tied]

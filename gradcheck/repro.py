@@ -33,6 +33,7 @@ from .compare import compare
 from .examples import Example
 from .oracle import Oracle
 from .specs import Arg, Spec
+from .specs.base import tie
 
 
 @dataclass
@@ -160,6 +161,8 @@ def _source(spec: Spec, cls_name: str, ex: Example, where: Where, case: Case, da
         "STATE": state,
         "STATEFUL": spec.state is not None,
         "DIMS": dict(ex.dims),
+        "SIZES": list(spec.model_sizes(ex.dims)) if spec.kind == "model" else [],
+        "TIED": [(pos, *tie(entry)) for pos, entry in spec.tied],
         "TENSORS": [(n, list(axes)) for n, axes in case.tensors],
         "MODULE_FILE": where.file,
         "NOTEBOOK": where.notebook,
@@ -241,9 +244,9 @@ def build(cls, data):
     """The layer, built as gradcheck builds it (the book's constructors)."""
     params = [data["param_" + n].copy() for n in PARAMS]
     if KIND == "model":
-        layer = cls(DIMS["V"], DIMS["D"], DIMS["H"])
-        for p, v in zip(layer.params, params):
-            p[...] = v
+        layer = cls(*SIZES)
+        for p, v in zip(untied(layer.params), params):
+            p[...] = v  # a tied entry shares the memory: written through its param
         return layer
     if STATEFUL:
         layer = cls(*params, stateful=True)
@@ -251,6 +254,13 @@ def build(cls, data):
             layer = cls(*params, stateful=False)  # no set_state(): gradcheck checked it from zeros
         return layer
     return cls(*params)
+
+
+def untied(seq):
+    """params or grads without a tied weight's second entry (when listed twice)."""
+    if len(seq) != len(PARAMS) + len(TIED):
+        return list(seq)
+    return [x for i, x in enumerate(seq) if i not in {{pos for pos, _, _ in TIED}}]
 
 
 def reset(layer):
@@ -280,7 +290,10 @@ def run():
         got[RETURNS[0]] = ret
     elif RETURNS:
         got.update(zip(RETURNS, ret))
-    got.update(zip(["d" + n for n in PARAMS], layer.grads))
+    got.update(zip(["d" + n for n in PARAMS], untied(layer.grads)))
+    for pos, name, transposed in TIED if len(layer.grads) == len(PARAMS) + len(TIED) else ():
+        # a weight listed twice: its gradient is the sum of its two entries, as gradcheck takes it
+        got["d" + name] = got["d" + name] + (layer.grads[pos].T if transposed else layer.grads[pos])
     if STATE is not None and KIND != "model":
         got["dh"] = getattr(layer, "dh", None)
     return data, got

@@ -18,6 +18,7 @@ from gradcheck.compare import PRECISIONS, compare
 from gradcheck.examples import Example
 from gradcheck.oracle import Oracle
 from gradcheck.specs import Spec
+from gradcheck.specs.base import tie
 from gradcheck.strategies import DEFAULT_BOUNDS
 
 # The upper bounds of the default strategies, which are also what `runner.run`
@@ -40,10 +41,10 @@ def onehot(ts: np.ndarray, V: int) -> np.ndarray:
 
 def build(spec: Spec, ex: Example, *, stateful: bool = True):
     """The rnnref layer of `spec` holding copies of the example's params; the model
-    is built from (V, D, H) in the example's dtype and its params overwritten."""
+    is built from its sizes (`spec.model_sizes`) in the example's dtype and its params overwritten."""
     params = [ex.values[a.name].copy() for a in spec.params]
     if spec.kind == "model":
-        model = getattr(rnnref, spec.name)(ex.dims["V"], ex.dims.get("D", ex.dims["H"]), ex.dims["H"], dtype=ex.dtype)
+        model = getattr(rnnref, spec.name)(*spec.model_sizes(ex.dims), dtype=ex.dtype)
         tied = {pos for pos, _ in spec.tied}  # a view of another param: written through it
         for p, v in zip([p for i, p in enumerate(model.params) if i not in tied], params, strict=True):
             p[...] = v
@@ -86,8 +87,12 @@ def forward_backward(spec: Spec, layer, ex: Example, values: Mapping[str, np.nda
         grads[spec.returns[0]] = ret
     elif spec.returns:
         grads.update(zip(spec.returns, ret, strict=True))
-    for a, g in zip(spec.params, layer.grads, strict=True):
+    tied = {pos for pos, _ in spec.tied}
+    for a, g in zip(spec.params, [g for i, g in enumerate(layer.grads) if i not in tied], strict=True):
         grads[a.name] = g
+    for pos, entry in spec.tied:  # a param listed twice: its gradient is the sum of both entries
+        name, transposed = tie(entry)
+        grads[name] = grads[name] + (layer.grads[pos].T if transposed else layer.grads[pos])
     if spec.state is not None and spec.kind != "model":
         grads[spec.state.name] = layer.dh
     return out, grads

@@ -29,6 +29,8 @@ from .time_layers import (
     TimeSigmoidWithLoss,
     TimeSoftmaxWithLoss,
 )
+from .word2vec import EmbeddingDot
+from .word2vec_models import SimpleCBOW, SimpleSkipGram, TwoLayerNet
 
 __all__ = [
     "GRU",
@@ -38,6 +40,7 @@ __all__ = [
     "BetterRnnlm",
     "Dropout",
     "Embedding",
+    "EmbeddingDot",
     "MatMul",
     "Sigmoid",
     "SigmoidWithLoss",
@@ -46,7 +49,9 @@ __all__ = [
     "Softmax",
     "SoftmaxWithLoss",
     "Rnnlm",
+    "SimpleCBOW",
     "SimpleRnnlm",
+    "SimpleSkipGram",
     "TimeAffine",
     "TimeBiLSTM",
     "TimeDropout",
@@ -56,6 +61,7 @@ __all__ = [
     "TimeRNN",
     "TimeSigmoidWithLoss",
     "TimeSoftmaxWithLoss",
+    "TwoLayerNet",
     "log_sigmoid",
     "log_softmax",
     "sigmoid",

@@ -68,6 +68,21 @@ def binary_labels(name: str, value: object, shape: Sequence[int]) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def onehot_rows(name: str, value: object, shape: Sequence[int | str | None]) -> np.ndarray:
+    """Words given as one-hot rows (ints, bools or floats) of `shape`, the last axis
+    the vocabulary: every row holds one 1 and 0 elsewhere. Returned as given."""
+    arr = _as_array(name, value)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"{name} must be one-hot rows of shape {_fmt(shape)}; got dtype {arr.dtype}")
+    _check_shape(name, arr, shape)
+    ones = arr == 1
+    bad = ~((ones | (arr == 0)).all(axis=-1) & (ones.sum(axis=-1) == 1))
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name}[{', '.join(map(str, where))}] is not a one-hot row (one 1, zeros elsewhere)")
+    return arr
+
+
 def same_dtype(name: str, arr: np.ndarray, dtype: np.dtype) -> None:
     if arr.dtype != dtype:
         raise TypeError(f"{name} must have the parameters' dtype {dtype}; got {arr.dtype}")

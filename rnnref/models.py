@@ -91,7 +91,7 @@ class _LanguageModel:
     build `self.layers`, `self.loss_layer` and `self.stateful_layers`."""
 
     layers: list[Any]
-    loss_layer: TimeSoftmaxWithLoss
+    loss_layer: Any  # TimeSoftmaxWithLoss; SoftmaxWithLoss for TwoLayerNet
     stateful_layers: list[Any]
 
     @staticmethod

@@ -7,7 +7,8 @@ declared with `edit(...)` in one module a family, each a list `MUTANTS`:
 (Affine, Embedding, MatMul, Softmax, Sigmoid, TimeAffine, Simple_TimeAffine,
 TimeEmbedding), `dropout.py` (Dropout, TimeDropout), `losses.py`
 (TimeSoftmaxWithLoss, SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss,
-TimeSigmoidWithLoss), `models.py` (SimpleRnnlm, Rnnlm, BetterRnnlm).
+TimeSigmoidWithLoss), `models.py` (SimpleRnnlm, Rnnlm, BetterRnnlm), `word2vec.py`
+(EmbeddingDot).
 A few bugs are not an edit of one method (a class redefined under the book's
 name, a misspelled `__init__`); they stay small hand-written classes in their
 family module, passed as `Mutant(..., written=cls)`.
@@ -52,7 +53,7 @@ import numpy as np
 
 import rnnref
 
-__all__ = ["BetterRnnlm64", "CATALOGUE", "Mutant", "MutantEditError", "Rnnlm64", "SimpleRnnlm64", "edit", "reference"]
+__all__ = ["BetterRnnlm64", "CATALOGUE", "Mutant", "MutantEditError", "Rnnlm64", "SimpleCBOW64", "SimpleRnnlm64", "SimpleSkipGram64", "edit", "reference"]
 
 
 class SimpleRnnlm64(rnnref.SimpleRnnlm):
@@ -70,6 +71,22 @@ class BetterRnnlm64(rnnref.BetterRnnlm):
     def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, *args, **kw) -> None:
         kw.setdefault("dtype", np.float64)
         super().__init__(vocab_size, wordvec_size, hidden_size, *args, **kw)
+
+
+class SimpleSkipGram64(rnnref.SimpleSkipGram):
+    """rnnref.SimpleSkipGram built in float64 by default, like SimpleRnnlm64."""
+
+    def __init__(self, vocab_size: int, hidden_size: int, **kw) -> None:
+        kw.setdefault("dtype", np.float64)
+        super().__init__(vocab_size, hidden_size, **kw)
+
+
+class SimpleCBOW64(rnnref.SimpleCBOW):
+    """rnnref.SimpleCBOW built in float64 by default, like SimpleRnnlm64."""
+
+    def __init__(self, vocab_size: int, hidden_size: int, **kw) -> None:
+        kw.setdefault("dtype", np.float64)
+        super().__init__(vocab_size, hidden_size, **kw)
 
 
 class Rnnlm64(rnnref.Rnnlm):
@@ -105,6 +122,10 @@ def reference() -> dict[str, type]:
         "TimeGRU": rnnref.TimeGRU,
         "TimeBiLSTM": rnnref.TimeBiLSTM,
         "Rnnlm": Rnnlm64,
+        "EmbeddingDot": rnnref.EmbeddingDot,
+        "TwoLayerNet": rnnref.TwoLayerNet,
+        "SimpleSkipGram": SimpleSkipGram64,
+        "SimpleCBOW": SimpleCBOW64,
         "Dropout": rnnref.Dropout,
         "TimeDropout": rnnref.TimeDropout,
         "BetterRnnlm": BetterRnnlm64,
@@ -315,7 +336,7 @@ def _apply(m: Mutant, definer: type, src: str, change: Change) -> str:
     return src[:start] + new + src[end:]
 
 
-from . import basic, dropout, losses, models, recurrent  # noqa: E402 (they import edit and Mutant from here)
+from . import basic, dropout, losses, models, recurrent, word2vec  # noqa: E402 (they import edit and Mutant from here)
 
 # The order of the catalogue before it was split into families, so `gradcheck
 # selftest` tables compare line by line; a mutant not listed here comes after, in
@@ -343,7 +364,7 @@ time-rnn-weight-grads-never-written time-rnn-dh-other-name rnn-redefined-without
 time-affine-init-misspelled
 """.split()
 
-_ALL = [*recurrent.MUTANTS, *basic.MUTANTS, *dropout.MUTANTS, *losses.MUTANTS, *models.MUTANTS]
+_ALL = [*recurrent.MUTANTS, *basic.MUTANTS, *dropout.MUTANTS, *losses.MUTANTS, *models.MUTANTS, *word2vec.MUTANTS]
 CATALOGUE: tuple[Mutant, ...] = tuple(
     sorted(_ALL, key=lambda m: _ORDER.index(m.name) if m.name in _ORDER else len(_ORDER) + _ALL.index(m))
 )

@@ -9,6 +9,7 @@ spec holds); adding a layer is one entry in its family's module:
   dropout.py    dropout (evaluation mode; training is checked with the randomness fixed)
   losses.py     losses
   models.py     language models
+  word2vec.py   word2vec (ch01-ch04): embedding dot products, the one-hot networks
 
 `SPECS` gathers them by name, ordered so that a cell comes before the Time layers
 built on it, layers before losses before models (the order of reports).
@@ -16,10 +17,10 @@ built on it, layers before losses before models (the order of reports).
 
 from __future__ import annotations
 
-from . import basic, dropout, losses, models, recurrent
+from . import basic, dropout, losses, models, recurrent, word2vec
 from .base import IGNORE_LABEL, PAD_LABEL, Arg, ArgKind, Convention, Spec, axis_parts, extent, shape_of
 
-FAMILIES = (recurrent, basic, dropout, losses, models)
+FAMILIES = (recurrent, basic, dropout, losses, models, word2vec)
 
 
 def _order(spec: Spec) -> int:

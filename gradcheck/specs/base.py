@@ -19,7 +19,7 @@ import jax
 
 IGNORE_LABEL = -1  # the book's TimeSoftmaxWithLoss.ignore_label
 
-ArgKind = Literal["weight", "table", "bias", "float", "state", "tokens", "labels", "classes", "binary"]
+ArgKind = Literal["weight", "table", "bias", "float", "state", "tokens", "labels", "classes", "binary", "onehot"]
 
 # Label kinds: "labels" are class ids that may hold IGNORE_LABEL (the book's
 # TimeSoftmaxWithLoss); "classes" are class ids in [0, V) with no ignore label (the
@@ -29,6 +29,10 @@ ArgKind = Literal["weight", "table", "bias", "float", "state", "tokens", "labels
 # "classes" and "binary" never hold -1.
 LABEL_KINDS = ("labels", "classes", "binary")
 PAD_LABEL = -1
+# "onehot": words given as one-hot rows, the book's ch03 input (contexts (N, 2, V),
+# target (N, V)): ids in [0, V) drawn and stored one-hot, the last axis V. A
+# matrix product reads them, so they are inputs, not labels; they have no
+# gradient, and pad with 0 (a padded row or class is no word).
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class Arg:
 
     @property
     def differentiable(self) -> bool:
-        return self.kind != "tokens" and not self.is_label
+        return self.kind not in ("tokens", "onehot") and not self.is_label
 
     @property
     def is_label(self) -> bool:
@@ -81,17 +85,26 @@ class Convention:
     message: str
 
 
+def tie(entry: str) -> tuple[str, bool]:
+    """A `Spec.tied` entry -> (the param it repeats, whether it is its transpose):
+    "embed_W.T" -> ("embed_W", True), "W_in" -> ("W_in", False)."""
+    return (entry[:-2], True) if entry.endswith(".T") else (entry, False)
+
+
 def axis_parts(axis: str) -> tuple[int, str]:
     """An axis is a dim letter with an optional block count: "H" -> (1, "H"), "4H" ->
-    (4, "H"), the width of an LSTM's four gates side by side (each block H wide)."""
+    (4, "H"), the width of an LSTM's four gates side by side (each block H wide);
+    or a number alone, a fixed extent: "2" -> (2, ""), the book's two context words."""
+    if axis.isdigit():
+        return int(axis), ""
     count, letter = axis[:-1], axis[-1]
     return (int(count) if count else 1), letter
 
 
 def extent(axis: str, dims: Mapping[str, int]) -> int:
-    """The length of `axis` at `dims`: "4H" at H=3 is 12."""
+    """The length of `axis` at `dims`: "4H" at H=3 is 12; "2" is 2."""
     count, letter = axis_parts(axis)
-    return count * dims[letter]
+    return count * dims[letter] if letter else count
 
 
 def shape_of(axes: Sequence[str], dims: Mapping[str, int]) -> tuple[int, ...]:
@@ -117,16 +130,23 @@ class Spec:
     fn(*params, *inputs[, state, *carry]) -> output, in JAX.
     kind: "layer" (backward takes an array), "loss" (forward returns a scalar,
       backward takes dout, a number), "model" (built from dims, params written in).
+    sizes: a model's constructor arguments, as the dims they are: SimpleRnnlm(
+      vocab_size, wordvec_size, hidden_size) is ("V", "D", "H"), the book's
+      TwoLayerNet(input_size, hidden_size, output_size) is ("D", "H", "V").
     cell: the single-step layer a Time layer must equal at T=1.
     pads_time: the oracle may pad T with steps after the real ones (see oracle.py);
       False for a function that also reads the sequence from its end (TimeBiLSTM),
-      where padded steps would come first.
+      where padded steps would come first (the same as "T" in `unpadded`).
+    unpadded: dims the oracle must not pad, because padding them changes the
+      result: V for a softmax over x @ W with no bias to give padded classes -inf.
     train_flag: a layer that draws randomness when training (dropout): how it is
       told, "argument" (forward(..., train_flg=...)) or "attribute" (layer.train_flg);
       fn is then its evaluation-mode meaning (see gradcheck/stochastic.py).
-    tied: weight tying: (position in the layer's params list, name of the param it is
-      the transpose of, the same memory). Such an entry is not in `params`; the
-      gradient of the param is the sum of its two entries in grads.
+    tied: one parameter listed twice in the layer's params: (position of the second
+      entry, what it is: "embed_W.T", the transpose of embed_W in the same memory
+      (BetterRnnlm's weight tying), or "W_in", the very same array (SimpleCBOW's two
+      input layers); see `tie`). Such an entry is not in `params`; the gradient of
+      the param is the sum of its two entries in grads.
     conventions: outputs other than the exact one that are conventions, not bugs
       (the book's log(y + 1e-7)); `variant(c)` is the spec with one of them in.
     """
@@ -137,6 +157,7 @@ class Spec:
     output_axes: tuple[str, ...]
     fn: Callable[..., jax.Array]
     kind: Literal["layer", "loss", "model"] = "layer"
+    sizes: tuple[str, ...] = ("V", "D", "H")
     returns: tuple[str, ...] = ()
     state: Arg | None = None
     carry: tuple[Arg, ...] = ()
@@ -144,6 +165,7 @@ class Spec:
     outputs: tuple[str, ...] = ()
     cell: str | None = None
     pads_time: bool = True
+    unpadded: tuple[str, ...] = ()
     train_flag: Literal["argument", "attribute"] | None = None
     tied: tuple[tuple[int, str], ...] = ()
     letters: tuple[str, ...] = field(default=())
@@ -153,8 +175,14 @@ class Spec:
         if not self.letters:
             used = {axis_parts(a)[1] for arg in (*self.params, *self.inputs) for a in arg.axes}
             object.__setattr__(self, "letters", tuple(x for x in "NTDHV" if x in used))
+        if not self.pads_time and "T" not in self.unpadded:
+            object.__setattr__(self, "unpadded", (*self.unpadded, "T"))
         if self.state is not None and self.final is None:
             raise ValueError(f"{self.name}: a spec with a state says what it carries on (final=)")
+
+    def model_sizes(self, dims: Mapping[str, int]) -> tuple[int, ...]:
+        """The arguments a model is built with at `dims` (see `sizes`)."""
+        return tuple(dims[letter] for letter in self.sizes)
 
     @property
     def states(self) -> tuple[Arg, ...]:

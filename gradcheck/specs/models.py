@@ -93,10 +93,11 @@ SPECS = (
         output_axes=(),
         fn=better_rnnlm,
         kind="model",
+        sizes=("V", "H", "H"),  # BetterRnnlm(vocab_size, wordvec_size, hidden_size), tied: wordvec_size is H
         state=Arg("h0", ("N", "H"), "state"),
         carry=(Arg("c0", ("N", "H"), "state"), Arg("h1", ("N", "H"), "state"), Arg("c1", ("N", "H"), "state")),
         final=better_rnnlm_final,
         train_flag="argument",
-        tied=((7, "embed_W"),),  # params[7] is the affine layer's W: embed_W.T
+        tied=((7, "embed_W.T"),),  # params[7] is the affine layer's W
     ),
 )

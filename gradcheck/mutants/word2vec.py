@@ -1,0 +1,85 @@
+"""Mutants of the word2vec family: EmbeddingDot, TwoLayerNet, SimpleSkipGram, SimpleCBOW."""
+
+from __future__ import annotations
+
+from . import Mutant, edit
+
+_EMBED_DOT = ("EmbeddingDot",)
+_TWO_LAYER = ("TwoLayerNet",)
+_SKIP_GRAM = ("SimpleSkipGram",)
+_CBOW = ("SimpleCBOW",)
+
+MUTANTS: list[Mutant] = [
+    edit(
+        "EmbeddingDot", "backward",
+        old="np.add.at(dW, idx, dout * h)",
+        new="dW[idx] += dout * h  # BUG: buffered fancy-index add: a repeated target gets one row",
+        name="embedding-dot-assign-not-add-at", family="assignment instead of np.add.at", layers=_EMBED_DOT,
+        description="dW[idx] += dout * h: a target in two rows keeps one contribution",
+    ),
+    edit(
+        "EmbeddingDot", "backward",
+        old="return dout * target_W",
+        new="return dout * h  # BUG: dh is dout times the target's embedding, not h",
+        name="embedding-dot-dh-wrong-factor", family="wrong derivative", layers=_EMBED_DOT,
+        description="dh = dout * h instead of dout * W[idx]",
+    ),
+    edit(
+        "EmbeddingDot", "forward",
+        old="return np.sum(target_W * h, axis=1)",
+        new="return np.sum(target_W * h, axis=0)  # BUG: summed over the batch, not over D",
+        name="embedding-dot-sum-wrong-axis", family="reduction over the wrong axis", layers=_EMBED_DOT,
+        description="forward sums over the batch axis: (D,), not (N,)",
+    ),
+    edit(
+        "TwoLayerNet", "_collect",
+        old="for layer in self.layers:",
+        new="for layer in self.layers[:1]:  # BUG: self.layers, the second Affine too",
+        name="two-layer-net-params-left-out", family="model leaves a layer's params out", layers=_TWO_LAYER,
+        description="params/grads collect the first Affine only",
+    ),
+    edit(
+        "TwoLayerNet", "backward",
+        old="grad: Any = self.loss_layer.backward(dout)",
+        new="grad: Any = self.loss_layer.backward()  # BUG: dout dropped: the loss's gradient is taken as 1",
+        name="two-layer-net-dout-ignored", family="dout ignored", layers=_TWO_LAYER,
+        description="backward calls loss_layer.backward() without dout",
+    ),
+    edit(
+        "SimpleSkipGram", "backward",
+        old="ds = self.loss_layers[0].backward(dout) + self.loss_layers[1].backward(dout)",
+        new="ds = self.loss_layers[0].backward(dout)  # BUG: the second context word's gradient is dropped",
+        name="simple-skip-gram-one-context-gradient", family="a gradient path dropped", layers=_SKIP_GRAM,
+        description="ds takes the first loss's gradient only; the scores feed both",
+    ),
+    edit(
+        "SimpleSkipGram", "forward",
+        old="return l0 + l1",
+        new="return (l0 + l1) / 2  # BUG: the book sums the two context losses, it does not average them",
+        name="simple-skip-gram-losses-averaged", family="mean instead of sum", layers=_SKIP_GRAM,
+        description="forward returns the mean of the two context losses, backward the sum's gradient",
+    ),
+    edit(
+        "SimpleCBOW", "backward",
+        old="dh = self.out_layer.backward(self.loss_layer.backward(dout)) * 0.5",
+        new="dh = self.out_layer.backward(self.loss_layer.backward(dout))  # BUG: h is the mean of two vectors",
+        name="simple-cbow-context-gradient-not-halved", family="gradient not divided as the forward does",
+        layers=_CBOW,
+        description="each context layer gets dh, not dh * 0.5, though h = (h0 + h1) * 0.5",
+    ),
+    edit(
+        "SimpleCBOW", "backward",
+        old="for layer in self.in_layers:",
+        new="for layer in self.in_layers[:1]:  # BUG: both context words' layers get dh",
+        name="simple-cbow-one-context-gradient", family="gradient not duplicated as the forward does",
+        layers=_CBOW,
+        description="only the first context layer runs backward; grads[1] keeps zeros",
+    ),
+    edit(
+        "SimpleCBOW", "predict",
+        old="return self.out_layer.forward((h0 + h1) * 0.5)",
+        new="return self.out_layer.forward(h0 + h1)  # BUG: the sum of the context vectors, not their mean",
+        name="simple-cbow-forward-sum-not-mean", family="mean instead of sum", layers=_CBOW,
+        description="forward sums the two context vectors; backward halves dh as for the mean",
+    ),
+]

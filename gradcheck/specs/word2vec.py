@@ -1,0 +1,108 @@
+"""The word2vec family (the book's chapters 1-4): embedding dot products, and the
+small networks trained on one-hot words."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from .base import PAD_LABEL, Arg, Convention, Spec
+from .basic import affine, embedding, matmul, sigmoid
+from .losses import SOFTMAX_EPS, softmax_cross_entropy
+
+
+def embedding_dot(W, h, idx):
+    """The score of each row of h against its target's embedding: sum_d W[idx, d] h[:, d]."""
+    return jnp.sum(embedding(W, idx) * h, axis=-1)
+
+
+def two_layer_net(loss):
+    """x -> affine -> sigmoid -> affine -> `loss` with class ids t."""
+
+    def fn(W1, b1, W2, b2, x, t):
+        return loss(affine(W2, b2, sigmoid(affine(W1, b1, x))), t)
+
+    return fn
+
+
+def word_ids(onehot):
+    """One-hot rows (..., V) -> word ids (...); an all-zero row (padding) -> PAD_LABEL,
+    which the losses do not count."""
+    return jnp.where(onehot.sum(axis=-1) > 0, jnp.argmax(onehot, axis=-1), PAD_LABEL)
+
+
+def simple_skip_gram(loss):
+    """h = target @ W_in, s = h @ W_out, and `loss` of s against each of the two
+    context words, summed."""
+
+    def fn(W_in, W_out, contexts, target):
+        s = matmul(W_out, matmul(W_in, target))
+        return loss(s, word_ids(contexts[:, 0])) + loss(s, word_ids(contexts[:, 1]))
+
+    return fn
+
+
+def simple_cbow(loss):
+    """h = the mean of the two context words' rows of W_in, s = h @ W_out, `loss` of
+    s against the target word."""
+
+    def fn(W_in, W_out, contexts, target):
+        h = (matmul(W_in, contexts[:, 0]) + matmul(W_in, contexts[:, 1])) * 0.5
+        return loss(matmul(W_out, h), word_ids(target))
+
+    return fn
+
+
+def with_book_loss(net):
+    """A network over softmax cross-entropy: its exact function, and its function
+    with the book's SoftmaxWithLoss (log(y + 1e-7)) as the one convention."""
+    book = Convention(SOFTMAX_EPS.name, net(SOFTMAX_EPS.fn), SOFTMAX_EPS.message)
+    return {"fn": net(softmax_cross_entropy), "conventions": (book,)}
+
+
+SPECS = (
+    Spec(
+        "EmbeddingDot",
+        params=(Arg("W", ("V", "D"), "table"),),
+        inputs=(Arg("h", ("N", "D"), "float"), Arg("idx", ("N",), "tokens")),
+        output_axes=("N",),
+        fn=embedding_dot,
+        returns=("h",),
+    ),
+    Spec(
+        "TwoLayerNet",
+        params=(
+            Arg("W1", ("D", "H"), "weight"),
+            Arg("b1", ("H",), "bias"),
+            Arg("W2", ("H", "V"), "weight"),
+            Arg("b2", ("V",), "bias", pad=-jnp.inf),  # padded classes: probability 0
+        ),
+        inputs=(Arg("x", ("N", "D"), "float"), Arg("t", ("N",), "classes", PAD_LABEL)),
+        output_axes=(),
+        kind="model",
+        sizes=("D", "H", "V"),  # TwoLayerNet(input_size, hidden_size, output_size)
+        returns=("x",),
+        **with_book_loss(two_layer_net),
+    ),
+    Spec(
+        "SimpleSkipGram",
+        params=(Arg("W_in", ("V", "H"), "table"), Arg("W_out", ("H", "V"), "weight")),
+        inputs=(Arg("contexts", ("N", "2", "V"), "onehot"), Arg("target", ("N", "V"), "onehot")),
+        output_axes=(),
+        kind="model",
+        sizes=("V", "H"),  # SimpleSkipGram(vocab_size, hidden_size)
+        # No bias to give padded classes a logit of -inf: x @ W_out would give them 0.
+        unpadded=("V",),
+        **with_book_loss(simple_skip_gram),
+    ),
+    Spec(
+        "SimpleCBOW",
+        params=(Arg("W_in", ("V", "H"), "table"), Arg("W_out", ("H", "V"), "weight")),
+        inputs=(Arg("contexts", ("N", "2", "V"), "onehot"), Arg("target", ("N", "V"), "onehot")),
+        output_axes=(),
+        kind="model",
+        sizes=("V", "H"),  # SimpleCBOW(vocab_size, hidden_size)
+        unpadded=("V",),  # as SimpleSkipGram: no bias for padded classes
+        tied=((1, "W_in"),),  # params: [W_in, W_in, W_out], one MatMul(W_in) per context word
+        **with_book_loss(simple_cbow),
+    ),
+)
