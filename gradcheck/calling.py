@@ -90,7 +90,11 @@ def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True, e
         for arg, p, v in zip(spec.params, untied(spec, plist), params, strict=True):
             if not isinstance(p, np.ndarray) or p.shape != v.shape:
                 got = p.shape if isinstance(p, np.ndarray) else type(p).__name__
-                raise LayerError("constructor", None, f"params[{arg.name}] is {got}, expected shape {v.shape}")
+                hint = "".join(
+                    f"; a tied weight is listed where the book lists it (params[{pos}] is {entry})"
+                    for pos, entry in spec.tied
+                )
+                raise LayerError("constructor", None, f"params[{arg.name}] is {got}, expected shape {v.shape}{hint}")
             p[...] = v
         if lists_tied(spec, plist):
             _check_tied(spec, plist)

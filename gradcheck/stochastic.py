@@ -377,8 +377,25 @@ def check_dropout(spec: Spec, factory: Factory, ex: Example) -> list[Finding]:
                 "the kept entries are not all scaled alike: out / x is {} and {}".format(*pair(scale, worst)),
             )
         ]
+    # One mask shared along an axis (variational dropout: the same units dropped at
+    # every t) is another convention, not a wrong gradient: named once, and the
+    # kept fraction is counted over the independent draws only.
+    shared = [k for k in range(kept.ndim) if kept.shape[k] > 1 and (kept == kept.take([0], axis=k)).all()]
+    draws = kept[tuple(slice(0, 1) if k in shared else slice(None) for k in range(kept.ndim))]
+    if shared and 0 < draws.mean() < 1:
+        letters = ", ".join(arg.axes[k] for k in shared)
+        findings.append(
+            Finding(
+                "dropout",
+                "warn",
+                f"one mask shared along {letters} (variational dropout), where the book's {spec.name} draws every "
+                "entry: another convention, not a wrong gradient",
+            )
+        )
+    else:
+        draws = kept
     p = getattr(layer, "dropout_ratio", None)
-    n, frac = kept.size, float(kept.mean())
+    n, frac = draws.size, float(draws.mean())
     if isinstance(p, (int, float)) and 0 < p < 1:
         sigma = math.sqrt(p * (1 - p) / n)
         if abs(frac - (1 - p)) > KEPT_SIGMAS * sigma:

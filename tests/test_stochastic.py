@@ -132,3 +132,24 @@ def test_in_process_check_leaves_the_callers_stream_even_on_jaxs_first_use():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+class SharedOverTime(rnnref.TimeDropout):
+    """Variational dropout: one mask per (n, d), the same at every t. Not the book's
+    per-entry mask, but not a wrong gradient either: a named convention."""
+
+    def forward(self, xs):
+        if not self.train_flg:
+            return super().forward(xs)
+        N, T, D = xs.shape
+        keep = (np.random.rand(N, 1, D) > self.dropout_ratio) / (1 - self.dropout_ratio)
+        self.mask = np.broadcast_to(keep, xs.shape).astype(xs.dtype)
+        return xs * self.mask
+
+
+def test_a_mask_shared_over_time_is_a_named_convention_not_a_failure():
+    report = check_layer(SharedOverTime, "TimeDropout", dims={"N": 3, "T": 4, "D": 5})
+    (layer,) = report.layers
+    assert layer.checks["dropout"].status == "warn", report.render()
+    assert "shared along T" in layer.checks["dropout"].message
+    assert report.passed
