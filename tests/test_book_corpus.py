@@ -77,11 +77,8 @@ def runs(tmp_path_factory) -> dict[str, tuple[int, str, dict]]:
         "ch05": gradcheck(tmp, "ch05", "ch05/simple_rnnlm.py"),
         "ch05_strict": gradcheck(tmp, "ch05_strict", "ch05/simple_rnnlm.py", "--strict"),
         "layers": gradcheck(tmp, "layers", "common.layers"),
-        "layers_strict": gradcheck(tmp, "layers_strict", "common.layers", "--strict"),
         "ch06": gradcheck(tmp, "ch06", "ch06/rnnlm.py"),
-        "ch06_strict": gradcheck(tmp, "ch06_strict", "ch06/rnnlm.py", "--strict"),
         "ch06_better": gradcheck(tmp, "ch06_better", "ch06/better_rnnlm.py"),
-        "ch06_better_strict": gradcheck(tmp, "ch06_better_strict", "ch06/better_rnnlm.py", "--strict"),
     }
     done = {}
     for name, p in procs.items():
@@ -131,8 +128,12 @@ def test_simple_time_affine_fails_with_its_crash_in_backward(runs):
 
 @pytest.mark.parametrize(("run", "expected"), RUNS)
 def test_strict_fails_the_books_code_naming_each_warning(runs, run, expected):
-    code, out, report = runs[f"{run}_strict"]
-    assert code == 1 and not report["passed"]
+    """--strict on two of the files (it is the same option for every layer: the other
+    runs would only repeat the checks); every run names each warning it has."""
+    strict = f"{run}_strict" in runs
+    code, out, report = runs[f"{run}_strict" if strict else run]
+    if strict:
+        assert code == 1 and not report["passed"]
     for layer, checks in expected.items():
         for check, status in checks.items():
             if status == "warn":
