@@ -181,3 +181,16 @@ def test_loss_equals_the_books_at_the_same_seed():
     assert ours[0] == pytest.approx(book[0], rel=1e-5)
     np.testing.assert_allclose(ours[1], book[1], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(ours[2], book[2], rtol=1e-9, atol=1e-12)
+
+
+def test_sampler_keeps_every_word_id_when_the_corpus_skips_one():
+    """The vocabulary is [0, max id]: word 4 is drawn though id 1 never occurs. (The
+    book's sampler sizes it len(set(corpus)) = 4 and never draws word 4; a corpus
+    from the book's preprocess has no gaps, so this shows only on hand-made ids.)"""
+    corpus = np.array([0, 2, 2, 3, 3, 3, 4])
+    sampler = UnigramSampler(corpus, 0.75, 1)
+    with fixed_random(0):
+        drawn = sampler.get_negative_sample(np.zeros(2000, dtype=np.int64))[:, 0]
+    counts = np.bincount(drawn, minlength=5)
+    assert counts[1] == 0 and counts[0] == 0
+    assert counts[4] > 0
