@@ -29,7 +29,7 @@ from .time_layers import (
     TimeSigmoidWithLoss,
     TimeSoftmaxWithLoss,
 )
-from .word2vec import EmbeddingDot
+from .word2vec import EmbeddingDot, NegativeSamplingLoss, UnigramSampler
 from .word2vec_models import SimpleCBOW, SimpleSkipGram, TwoLayerNet
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "Embedding",
     "EmbeddingDot",
     "MatMul",
+    "NegativeSamplingLoss",
     "Sigmoid",
     "SigmoidWithLoss",
     "Simple_TimeAffine",
@@ -62,6 +63,7 @@ __all__ = [
     "TimeSigmoidWithLoss",
     "TimeSoftmaxWithLoss",
     "TwoLayerNet",
+    "UnigramSampler",
     "log_sigmoid",
     "log_softmax",
     "sigmoid",

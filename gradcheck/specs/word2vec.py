@@ -52,6 +52,22 @@ def simple_cbow(loss):
     return fn
 
 
+def negative_sampling(loss):
+    """The target word's score against label 1 and each of its negatives' (N, S)
+    against label 0, through the binary `loss` (a mean over counted positions):
+    the book sums S + 1 means over the batch, which is S + 1 times the mean over
+    all (N, S + 1) scores. A padded row (target PAD_LABEL) is not counted."""
+
+    def fn(W, h, target, negatives):
+        words = jnp.concatenate([target[:, None], negatives], axis=1)  # (N, 1 + S): the target first
+        scores = jnp.sum(embedding(W, words) * h[:, None, :], axis=-1)
+        first = jnp.arange(words.shape[1])[None, :] == 0
+        labels = jnp.where(target[:, None] >= 0, jnp.where(first, 1, 0), PAD_LABEL)
+        return words.shape[1] * loss(scores, labels)
+
+    return fn
+
+
 def with_book_loss(net):
     """A network over softmax cross-entropy: its exact function, and its function
     with the book's SoftmaxWithLoss (log(y + 1e-7)) as the one convention."""
