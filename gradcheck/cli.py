@@ -174,7 +174,7 @@ def _book_names() -> str:
         "RNN, LSTM, GRU, Affine, Embedding, MatMul, Softmax, Sigmoid, Dropout, EmbeddingDot, TimeRNN, TimeLSTM, "
         "TimeGRU, TimeBiLSTM, TimeEmbedding, TimeAffine, Simple_TimeAffine, TimeDropout, TimeSoftmaxWithLoss, "
         "SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, SimpleRnnlm, Rnnlm, "
-        "BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW"
+        "BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW, Encoder, Decoder, Seq2seq"
     )
 
 
