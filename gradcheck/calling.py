@@ -75,7 +75,7 @@ def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True, e
     values are written into their params in place, cast to the dtype the model chose.
     """
     params = [ex.values[a.name].copy() for a in spec.params]
-    if spec.kind == "model":
+    if spec.sized:
         layer = guarded("constructor", factory, *spec.model_sizes(ex.dims))
         plist = getattr(layer, "params", None)
         if not isinstance(plist, (list, tuple)) or len(plist) not in (len(params), len(params) + len(spec.tied)):
@@ -159,8 +159,8 @@ def layer_values(spec: Spec, layer: Layer, ex: Example) -> dict[str, np.ndarray]
             if isinstance(p, np.ndarray) and p.shape == values[arg.name].shape:
                 values[arg.name] = p.copy()
     held = [p.dtype for p in plist or () if isinstance(p, np.ndarray) and np.issubdtype(p.dtype, np.floating)]
-    if spec.kind == "model" and held:
-        # A model chooses its dtype: float inputs (TwoLayerNet's x) are given in it,
+    if spec.sized and held:
+        # A model (or a layer built from sizes) chooses its dtype: float inputs (TwoLayerNet's x) are given in it,
         # as its own caller would, not in the example's.
         for arg in spec.inputs:
             if arg.differentiable:

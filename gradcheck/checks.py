@@ -122,7 +122,7 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
     given = [x for x in inputs if np.issubdtype(x.dtype, np.floating)]
     cached = _held_arrays(layer)  # e.g. self.x = x.astype(np.float32): float32 work too
     # A model chooses its own dtype: what it holds is what was asked for.
-    requested = least_precise(held, np.dtype(ex.dtype)) if spec.kind == "model" else np.dtype(ex.dtype)
+    requested = least_precise(held, np.dtype(ex.dtype)) if spec.sized else np.dtype(ex.dtype)
     # The precision it computes in: the least of what it was given, holds (params
     # and caches) and returns (float32 work whose last division promotes to float64
     # is float32 work).

@@ -172,9 +172,10 @@ def _book_names() -> str:
     to gradcheck.specs.SPECS)."""
     return (
         "RNN, LSTM, GRU, Affine, Embedding, MatMul, Softmax, Sigmoid, Dropout, EmbeddingDot, TimeRNN, TimeLSTM, "
-        "TimeGRU, TimeBiLSTM, TimeEmbedding, TimeAffine, Simple_TimeAffine, TimeDropout, TimeSoftmaxWithLoss, "
+        "TimeGRU, TimeBiLSTM, TimeEmbedding, TimeAffine, Simple_TimeAffine, TimeDropout, Encoder, Decoder, "
+        "TimeSoftmaxWithLoss, "
         "SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, SimpleRnnlm, Rnnlm, "
-        "BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW"
+        "BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW, Seq2seq"
     )
 
 

@@ -33,6 +33,7 @@ OTHER_CHECKS = (
     timing.check_state_methods,
     timing.check_mask,
     timing.check_extreme,
+    protocol.check_generate,
 )
 CHECK_NAMES = {
     "forward": "output equals the spec's",
@@ -57,6 +58,7 @@ CHECK_NAMES = {
     "eval": "evaluation mode (train_flg=False) equals the spec",
     "dropout": "training mode: one mask, its kept fraction and scale, backward = dout * mask",
     "crash": "the layer runs",
+    "generate": "generate: word ids, deterministic, params untouched",
 }
 
 

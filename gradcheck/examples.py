@@ -105,7 +105,9 @@ def make_example(
         if given is not None and arg.name in given:
             values[arg.name] = given[arg.name]
         elif arg.kind == "tokens":
-            v = tokens if tokens is not None else rng.integers(0, dims["V"], size=shape)
+            # `tokens` are the first tokens input's (Seq2seq's xs); a second (its ts) is drawn.
+            first = arg is next(a for a in spec.args if a.kind == "tokens")
+            v = tokens if tokens is not None and first else rng.integers(0, dims["V"], size=shape)
             values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
         elif arg.kind == "onehot":
             values[arg.name] = onehot_labels(rng.integers(0, dims["V"], size=shape[:-1]), dims["V"])

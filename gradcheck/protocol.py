@@ -59,7 +59,7 @@ def check_output(ctx: Context) -> list[Finding]:
                 f"(downcast); checked at {ctx.prec.dtype.name} tolerances",
             )
         )
-    elif np.issubdtype(out_dtype, np.floating) and out_dtype.itemsize > ctx.requested.itemsize and spec.kind != "model":
+    elif np.issubdtype(out_dtype, np.floating) and out_dtype.itemsize > ctx.requested.itemsize and not spec.sized:
         findings.append(
             Finding(
                 "dtype",
@@ -287,7 +287,7 @@ def other_shapes(ctx: Context) -> list[Example]:
     n = 1 if dims["N"] > 1 else 2
     if "T" in dims:
         shapes = [{**dims, "N": n, "T": dims["T"] + 1}]
-        if dims["T"] > 1:
+        if dims["T"] > dict(ctx.spec.min_dims).get("T", 1):  # Seq2seq needs T >= 2
             shapes.append({**dims, "N": n, "T": dims["T"] - 1})
     else:
         shapes = [{**dims, "N": dims["N"] + 1}, {**dims, "N": n}] if dims["N"] > 1 else [{**dims, "N": 2}]
@@ -299,3 +299,40 @@ def other_shapes(ctx: Context) -> list[Example]:
             make_example(ctx.spec, d, ctx.ex.seed + 7919 * (i + 1), ctx.ex.dtype, onehot=ctx.ex.onehot, given=params)
         )
     return out
+
+
+def check_generate(ctx: Context) -> list[Finding]:
+    """A model with `generate(xs, start_id, sample_size)` (Seq2seq, ch07): on the
+    primary example's first row of xs, from the first word of its ts, twice on the
+    primary instance: each call returns sample_size word ids in [0, V), the two
+    calls the same ids (greedy decoding from a fixed start id draws nothing), and
+    params hold the same arrays with the same values (generating trains nothing).
+    The ids themselves are not compared with the spec: an argmax flips on a
+    near-tie between float32 and float64 scores."""
+    spec, ex = ctx.spec, ctx.ex
+    if not spec.generates:
+        return []
+    xs, ts = (ctx.values[a.name] for a in spec.inputs)
+    xs, start, size = xs[:1].copy(), int(ts[0, 0]), ex.dims["T"] + 1
+    params = list(getattr(ctx.layer, "params", None) or [])
+    before = [np.array(p, copy=True) for p in params]
+    first = calling.method(ctx.layer, "generate", xs.copy(), start, size)
+    second = calling.method(ctx.layer, "generate", xs.copy(), start, size)
+    problems = []
+    ids = np.asarray(first)
+    numeric = ids.shape == (size,) and ids.dtype.kind in "iuf"
+    if not (numeric and np.all(ids == np.round(ids)) and ids.min() >= 0 and ids.max() < ex.dims["V"]):
+        problems.append(f"generate(xs, {start}, {size}) returned {first!r}: expected {size} word ids in [0, {ex.dims['V']})")
+    elif not np.array_equal(ids, np.asarray(second)):
+        problems.append(f"two calls of generate(xs, {start}, {size}) differ: {list(first)} then {list(second)}")
+    after = list(getattr(ctx.layer, "params", None) or [])
+    changed = [
+        a.name
+        for a, p, q, b in zip(spec.params, params, after, before, strict=False)
+        if p is not q or not np.array_equal(q, b)
+    ]
+    if changed or len(after) != len(params):
+        problems.append(f"generate changed params ({', '.join(changed) or 'the list'}): generating must not train")
+    if problems:
+        return [Finding("generate", "fail", "; ".join(problems))]
+    return [Finding("generate", "pass", "generate: word ids, deterministic, params untouched")]

@@ -161,7 +161,7 @@ def _source(spec: Spec, cls_name: str, ex: Example, where: Where, case: Case, da
         "STATE": state,
         "STATEFUL": spec.state is not None,
         "DIMS": dict(ex.dims),
-        "SIZES": list(spec.model_sizes(ex.dims)) if spec.kind == "model" else [],
+        "SIZES": list(spec.model_sizes(ex.dims)) if spec.sized else [],
         "TIED": [(pos, *tie(entry)) for pos, entry in spec.tied],
         "TENSORS": [(n, list(axes)) for n, axes in case.tensors],
         "MODULE_FILE": where.file,
@@ -243,7 +243,7 @@ def load_module():
 def build(cls, data):
     """The layer, built as gradcheck builds it (the book's constructors)."""
     params = [data["param_" + n].copy() for n in PARAMS]
-    if KIND == "model":
+    if SIZES:  # a model, or a layer built from its sizes (Encoder(V, D, H))
         layer = cls(*SIZES)
         for p, v in zip(untied(layer.params), params):
             p[...] = v  # a tied entry shares the memory: written through its param

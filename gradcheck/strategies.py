@@ -186,6 +186,7 @@ def examples(
     ids, labels with ignore_label patterns, one-hot labels (where nothing is
     ignored), and a stateful plan for layers with a hidden state."""
     spec = spec_named(spec) if isinstance(spec, str) else spec
+    limits = {**spec.limits, **limits}  # the spec's least sizes unless the caller says
     b = bounds_for(**limits)
     if not dtypes:
         raise ValueError("dtypes must name at least one float dtype")

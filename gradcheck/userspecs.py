@@ -57,13 +57,7 @@ class LayerSpec(Spec):
     padded: whether the oracle may pad examples to shared shapes."""
 
     padded: bool = False
-    min_dims: tuple[tuple[str, int], ...] = ()  # (letter, least extent) the examples keep to
     source: str = ""  # where it was declared (file:line), for messages
-
-    @property
-    def limits(self) -> dict[str, int]:
-        """min_X options for the example strategy (strategies.examples)."""
-        return {f"min_{k}": n for k, n in self.min_dims}
 
 
 USER_SPECS: dict[str, LayerSpec] = {}

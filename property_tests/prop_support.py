@@ -41,9 +41,10 @@ def onehot(ts: np.ndarray, V: int) -> np.ndarray:
 
 def build(spec: Spec, ex: Example, *, stateful: bool = True):
     """The rnnref layer of `spec` holding copies of the example's params; the model
-    is built from its sizes (`spec.model_sizes`) in the example's dtype and its params overwritten."""
+    is built from its sizes (`spec.model_sizes`) in the example's dtype and its params overwritten,
+    and so is a layer the book builds from sizes (`spec.sized`: ch07's Encoder, Decoder)."""
     params = [ex.values[a.name].copy() for a in spec.params]
-    if spec.kind == "model":
+    if spec.sized:
         model = getattr(rnnref, spec.name)(*spec.model_sizes(ex.dims), dtype=ex.dtype)
         tied = {pos for pos, _ in spec.tied}  # a view of another param: written through it
         for p, v in zip([p for i, p in enumerate(model.params) if i not in tied], params, strict=True):
@@ -71,7 +72,7 @@ def forward_backward(spec: Spec, layer, ex: Example, values: Mapping[str, np.nda
     (params' grads, what backward returned, `.dh` for the initial state)."""
     values = values or ex.values
     dout = ex.dout if dout is None else dout
-    if spec.kind == "model":
+    if spec.kind == "model" and spec.state is not None:  # Seq2seq keeps no state between calls
         layer.reset_state()
     elif spec.state is not None:  # h, and TimeLSTM's c
         layer.set_state(*(np.array(values[a.name], copy=True) for a in spec.states))

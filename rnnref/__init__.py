@@ -16,6 +16,7 @@ from .layers import (
     SoftmaxWithLoss,
 )
 from .models import BetterRnnlm, Rnnlm, SimpleRnnlm
+from .seq2seq import Decoder, Encoder, Seq2seq
 from .time_layers import (
     Simple_TimeAffine,
     Simple_TimeSoftmaxWithLoss,
@@ -38,9 +39,11 @@ __all__ = [
     "RNN",
     "Affine",
     "BetterRnnlm",
+    "Decoder",
     "Dropout",
     "Embedding",
     "EmbeddingDot",
+    "Encoder",
     "MatMul",
     "NegativeSamplingLoss",
     "Sigmoid",
@@ -50,6 +53,7 @@ __all__ = [
     "Softmax",
     "SoftmaxWithLoss",
     "Rnnlm",
+    "Seq2seq",
     "SimpleCBOW",
     "SimpleRnnlm",
     "SimpleSkipGram",

@@ -617,3 +617,23 @@ class BetterRnnlmNotTied(rnnref.BetterRnnlm):
         affine = self.layers[-1]
         affine.params[0] = affine.params[0].copy()  # BUG: a copy, not the tied view
         self.params[7] = affine.params[0]
+
+
+class Seq2seqGenerateTrains(rnnref.Seq2seq):
+    """generate takes a training step on what it decodes: params change."""
+
+    def generate(self, xs, start_id, sample_size):
+        sampled = super().generate(xs, start_id, sample_size)
+        for p in self.params:
+            p -= 0.01  # BUG: generating must not train
+        return sampled
+
+
+class Seq2seqGenerateSamples(rnnref.Seq2seq):
+    """generate draws each word at random (a fresh generator each call) instead
+    of the argmax: two calls from one start id differ."""
+
+    def generate(self, xs, start_id, sample_size):
+        rng = np.random.default_rng()  # BUG: unseeded sampling, not greedy decoding
+        V = self.params[-1].shape[0]
+        return [int(rng.integers(V)) for _ in range(sample_size)]

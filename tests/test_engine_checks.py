@@ -30,6 +30,7 @@ REFERENCE = {
     "SimpleRnnlm": rnnref.SimpleRnnlm,
     "TimeDropout": rnnref.TimeDropout,
     "BetterRnnlm": rnnref.BetterRnnlm,
+    "Seq2seq": rnnref.Seq2seq,
 }
 CELLS = {"TimeRNN": rnnref.RNN, "TimeEmbedding": rnnref.Embedding, "TimeAffine": rnnref.Affine}
 
@@ -120,6 +121,8 @@ CASES = [
     Case("tied", B.BetterRnnlmNotTied, "BetterRnnlm", kw={"dims": {"N": 2, "T": 3, "H": 4, "V": 6}}),
     Case("crash", B.RNNForwardRaises, "RNN"),
     Case("crash", B.RNNMissingTransposeRaises, "RNN"),
+    Case("generate", B.Seq2seqGenerateTrains, "Seq2seq"),
+    Case("generate", B.Seq2seqGenerateSamples, "Seq2seq", kw={"dims": {"T": 5, "V": 50}}),
 ]
 
 

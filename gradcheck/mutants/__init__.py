@@ -8,7 +8,7 @@ declared with `edit(...)` in one module a family, each a list `MUTANTS`:
 TimeEmbedding), `dropout.py` (Dropout, TimeDropout), `losses.py`
 (TimeSoftmaxWithLoss, SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss,
 TimeSigmoidWithLoss), `models.py` (SimpleRnnlm, Rnnlm, BetterRnnlm), `word2vec.py`
-(EmbeddingDot).
+(EmbeddingDot), `seq2seq.py` (Encoder, Decoder, Seq2seq).
 A few bugs are not an edit of one method (a class redefined under the book's
 name, a misspelled `__init__`); they stay small hand-written classes in their
 family module, passed as `Mutant(..., written=cls)`.
@@ -97,6 +97,21 @@ class Rnnlm64(rnnref.Rnnlm):
         super().__init__(vocab_size, wordvec_size, hidden_size, **kw)
 
 
+def _in_float64(cls: type) -> type:
+    """`cls` built in float64 by default, like SimpleRnnlm64 (ch07's classes)."""
+
+    def __init__(self, *args, **kw) -> None:
+        kw.setdefault("dtype", np.float64)
+        # through the MRO, so a mutant's edited __init__ runs (mypy cannot see made is a class)
+        super(made, self).__init__(*args, **kw)  # type: ignore[arg-type]
+
+    made: type = type(f"{cls.__name__}64", (cls,), {"__init__": __init__, "__module__": __name__})
+    return made
+
+
+Encoder64, Decoder64, Seq2seq64 = (_in_float64(c) for c in (rnnref.Encoder, rnnref.Decoder, rnnref.Seq2seq))
+
+
 def reference() -> dict[str, type]:
     """rnnref's classes under their book names (the model in float64)."""
     return {
@@ -129,6 +144,9 @@ def reference() -> dict[str, type]:
         "Dropout": rnnref.Dropout,
         "TimeDropout": rnnref.TimeDropout,
         "BetterRnnlm": BetterRnnlm64,
+        "Encoder": Encoder64,
+        "Decoder": Decoder64,
+        "Seq2seq": Seq2seq64,
     }
 
 
@@ -336,7 +354,7 @@ def _apply(m: Mutant, definer: type, src: str, change: Change) -> str:
     return src[:start] + new + src[end:]
 
 
-from . import basic, dropout, losses, models, recurrent, word2vec  # noqa: E402 (they import edit and Mutant from here)
+from . import basic, dropout, losses, models, recurrent, seq2seq, word2vec  # noqa: E402 (they import edit and Mutant from here)
 
 # The order of the catalogue before it was split into families, so `gradcheck
 # selftest` tables compare line by line; a mutant not listed here comes after, in
@@ -364,7 +382,7 @@ time-rnn-weight-grads-never-written time-rnn-dh-other-name rnn-redefined-without
 time-affine-init-misspelled
 """.split()
 
-_ALL = [*recurrent.MUTANTS, *basic.MUTANTS, *dropout.MUTANTS, *losses.MUTANTS, *models.MUTANTS, *word2vec.MUTANTS]
+_ALL = [*recurrent.MUTANTS, *basic.MUTANTS, *dropout.MUTANTS, *losses.MUTANTS, *models.MUTANTS, *word2vec.MUTANTS, *seq2seq.MUTANTS]
 CATALOGUE: tuple[Mutant, ...] = tuple(
     sorted(_ALL, key=lambda m: _ORDER.index(m.name) if m.name in _ORDER else len(_ORDER) + _ALL.index(m))
 )

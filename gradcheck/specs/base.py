@@ -149,6 +149,12 @@ class Spec:
       the param is the sum of its two entries in grads.
     conventions: outputs other than the exact one that are conventions, not bugs
       (the book's log(y + 1e-7)); `variant(c)` is the spec with one of them in.
+    from_sizes: a layer built like a model, from its `sizes`, the example's params
+      then written into its params (the book's Encoder(vocab_size, wordvec_size,
+      hidden_size)); it is still called as a layer (backward takes an array).
+    min_dims: (letter, least extent) the examples keep to: Seq2seq needs T >= 2.
+    generates: a model with generate(xs, start_id, sample_size), its inputs (xs,
+      ts): checked for word ids, determinism and params untouched (protocol.py).
     """
 
     name: str
@@ -170,6 +176,9 @@ class Spec:
     tied: tuple[tuple[int, str], ...] = ()
     letters: tuple[str, ...] = field(default=())
     conventions: tuple[Convention, ...] = ()
+    from_sizes: bool = False
+    min_dims: tuple[tuple[str, int], ...] = ()
+    generates: bool = False
 
     def __post_init__(self) -> None:
         if not self.letters:
@@ -183,6 +192,16 @@ class Spec:
     def model_sizes(self, dims: Mapping[str, int]) -> tuple[int, ...]:
         """The arguments a model is built with at `dims` (see `sizes`)."""
         return tuple(dims[letter] for letter in self.sizes)
+
+    @property
+    def sized(self) -> bool:
+        """Built from `sizes` (a model, or a layer `from_sizes`): it chooses its dtype."""
+        return self.kind == "model" or self.from_sizes
+
+    @property
+    def limits(self) -> dict[str, int]:
+        """min_X options for the example strategy (strategies.examples)."""
+        return {f"min_{k}": n for k, n in self.min_dims}
 
     @property
     def states(self) -> tuple[Arg, ...]:

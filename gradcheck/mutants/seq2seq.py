@@ -1,0 +1,57 @@
+"""Mutants of the seq2seq family: Encoder, Decoder, Seq2seq.
+
+Seq2seq builds rnnref's own Encoder and Decoder, so a mutant of either is listed
+for that layer alone; the model's mutants edit Seq2seq itself."""
+
+from __future__ import annotations
+
+from . import Mutant, edit
+
+_ENCODER = ("Encoder",)
+_DECODER = ("Decoder",)
+_SEQ2SEQ = ("Seq2seq",)
+
+MUTANTS: list[Mutant] = [
+    edit(
+        "Encoder", "backward",
+        old="dhs[:, -1, :] = dh",
+        new="dhs[:, 0, :] = dh  # BUG: h is the last step's, so its gradient enters at the last step",
+        name="encoder-dh-first-step", family="gradient enters at the wrong step", layers=_ENCODER,
+        description="backward puts dh on the first step of dhs, forward returned the last step's h",
+    ),
+    edit(
+        "Decoder", "backward",
+        old="dh = self.lstm.dh",
+        new="dh = self.lstm.h  # BUG: the LSTM's last state, not the gradient of its initial one",
+        name="decoder-returns-state-not-dh", family="wrong array returned", layers=_DECODER,
+        description="backward returns the final hidden state instead of dh",
+    ),
+    edit(
+        "Decoder", "_build",
+        old="self.lstm = TimeLSTM(*_lstm_weights(rng, dtype, D, H), stateful=True)",
+        new="self.lstm = TimeLSTM(*_lstm_weights(rng, dtype, D, H), stateful=False)  # BUG: set_state(h) is dropped",
+        name="decoder-lstm-not-stateful", family="encoder state ignored", layers=_DECODER,
+        description="the decoder's TimeLSTM is stateful=False: it starts from zeros, not from h",
+    ),
+    edit(
+        "Seq2seq", "backward",
+        old="self.encoder.backward(dh)",
+        new="self.encoder.backward(dh * 0)  # BUG: the decoder's dh does not reach the encoder",
+        name="seq2seq-dh-not-passed-to-encoder", family="a gradient path dropped", layers=_SEQ2SEQ,
+        description="the encoder's backward gets zeros: its weights learn nothing",
+    ),
+    edit(
+        "Seq2seq", "forward",
+        old="decoder_xs, decoder_ts = ts[:, :-1], ts[:, 1:]",
+        new="decoder_xs, decoder_ts = ts[:, :-1], ts[:, :-1]  # BUG: scored on its own input, not the next word",
+        name="seq2seq-targets-not-shifted", family="teacher forcing off by one", layers=_SEQ2SEQ,
+        description="the decoder is scored on ts[:, :-1], the words it was fed, not ts[:, 1:]",
+    ),
+    edit(
+        "Seq2seq", "generate",
+        old="return self.decoder.generate(self.encoder.forward(xs), start_id, sample_size)",
+        new="return [start_id] + self.decoder.generate(self.encoder.forward(xs), start_id, sample_size)  # BUG: start id is no sample",
+        name="seq2seq-generate-returns-start-id", family="generate", layers=_SEQ2SEQ,
+        description="generate returns the start id before the sample_size sampled ids",
+    ),
+]

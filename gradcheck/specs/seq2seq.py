@@ -1,0 +1,75 @@
+"""The seq2seq family (the book's chapter 7): an LSTM encoder whose last hidden
+state starts an LSTM decoder fed the true previous tokens (teacher forcing)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from .base import PAD_LABEL, Arg, Spec
+from .basic import affine, embedding
+from .losses import softmax_cross_entropy
+from .recurrent import gates, time_lstm
+
+_EMBED = Arg("embed_W", ("V", "D"), "table")
+_AFFINE = (Arg("affine_W", ("H", "V"), "weight"), Arg("affine_b", ("V",), "bias", pad=-jnp.inf))
+ENCODER_PARAMS = (_EMBED, *gates(4))
+DECODER_PARAMS = (Arg("dec_embed_W", ("V", "D"), "table"), *gates(4, "_dec"), *_AFFINE)
+
+
+def encoder(embed_W, Wx, Wh, b, xs):
+    """The last step's h of an LSTM from zeros over the embedded xs: (N, T) -> (N, H)."""
+    zeros = jnp.zeros((xs.shape[0], Wh.shape[0]), dtype=Wh.dtype)
+    return time_lstm(Wx, Wh, b, embedding(embed_W, xs), zeros, zeros)[:, -1, :]
+
+
+def decoder(embed_W, Wx, Wh, b, affine_W, affine_b, xs, h):
+    """Scores (N, T, V) of an LSTM started from (h, c = 0) over the embedded xs."""
+    return affine(affine_W, affine_b, time_lstm(Wx, Wh, b, embedding(embed_W, xs), h, jnp.zeros_like(h)))
+
+
+def seq2seq(*args):
+    """Encode xs; decode ts[:, :-1] from its h; mean softmax cross-entropy of the
+    scores against ts[:, 1:]. A padded row of ts (PAD_LABEL) is fed as word 0 and
+    not counted."""
+    enc, dec, (xs, ts) = args[:4], args[4:10], args[10:]
+    h = encoder(*enc, xs)
+    fed = jnp.where(ts[:, :-1] < 0, 0, ts[:, :-1])
+    return softmax_cross_entropy(decoder(*dec, fed, h), ts[:, 1:])
+
+
+_XS = Arg("xs", ("N", "T"), "tokens")
+
+SPECS = (
+    Spec(
+        "Encoder",
+        params=ENCODER_PARAMS,
+        inputs=(_XS,),
+        output_axes=("N", "H"),
+        fn=encoder,
+        from_sizes=True,  # Encoder(vocab_size, wordvec_size, hidden_size)
+        pads_time=False,  # h is the last step's: padded steps would come after it
+    ),
+    Spec(
+        "Decoder",
+        params=DECODER_PARAMS,
+        inputs=(_XS, Arg("h", ("N", "H"), "float")),
+        output_axes=("N", "T", "V"),
+        fn=decoder,
+        from_sizes=True,
+        returns=("h",),  # backward(dscore) -> dh
+    ),
+    Spec(
+        "Seq2seq",
+        params=(*ENCODER_PARAMS, *DECODER_PARAMS),
+        # ts are word ids the decoder reads (ts[:, :-1]) and is scored on (ts[:, 1:]):
+        # tokens, padded with PAD_LABEL so that a padded row is not counted. The
+        # examples give ts the length of xs; the book's data have their own lengths.
+        inputs=(_XS, Arg("ts", ("N", "T"), "tokens", pad=PAD_LABEL)),
+        output_axes=(),
+        fn=seq2seq,
+        kind="model",
+        pads_time=False,  # the encoder's h is its last step's
+        min_dims=(("T", 2),),  # ts[:, 1:] must hold a word to score
+        generates=True,
+    ),
+)
