@@ -36,6 +36,7 @@ from .findings import Finding, from_comparison, pair
 from .oracle import Oracle
 from .specs import IGNORE_LABEL, Spec
 from .specs.dropout import DROPOUT_RATIO
+from .timing import chunk_values
 
 # The dropout check's input: about this many entries, so that the kept fraction of
 # a correct layer lies within KEPT_SIGMAS binomial standard deviations of
@@ -204,10 +205,17 @@ def eval_forward(spec: Spec, layer, inputs: list[np.ndarray]):
     """forward in evaluation mode (train_flg=False), from zeros for a model."""
     if spec.kind == "model":
         calling.reset(layer)
+    return calling.packed(spec, _forward_in_mode(spec, layer, inputs, train=False))
+
+
+def _forward_in_mode(spec: Spec, layer, inputs: list[np.ndarray], *, train: bool):
+    """One forward with the mode set the way the spec says the layer takes it
+    (train_flg as forward's last argument, or as an attribute); keeps any carried
+    state and does not seed np.random."""
     if spec.train_flag == "argument":
-        return calling.packed(spec, calling.method(layer, "forward", *inputs, False))
-    layer.train_flg = False
-    return calling.packed(spec, calling.method(layer, "forward", *inputs))
+        return calling.method(layer, "forward", *inputs, train)
+    layer.train_flg = train
+    return calling.method(layer, "forward", *inputs)
 
 
 def check_eval(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None) -> list[Finding]:
@@ -251,11 +259,10 @@ def check_eval_stateful(spec: Spec, factory: Factory, ex: Example, oracle: Oracl
             continue  # a model has no set_state
         sl = slice(pos, pos + step[1])
         pos += step[1]
-        chunk = {a.name: (values[a.name][:, sl] if "T" in a.axes else values[a.name]) for a in (*spec.params, *spec.inputs)}
-        chunk.update((a.name, v) for a, v in zip(spec.states, states, strict=True))
+        chunk = chunk_values(spec, values, sl, states)
         dims = {**ex.dims, "T": step[1]}
         sub = Example(spec.name, dims, chunk, ex.dout, ex.seed, ex.dtype, onehot=ex.onehot)
-        raw = np.asarray(_eval_call(spec, layer, calling.inputs_for(spec, sub, chunk)))
+        raw = np.asarray(_forward_in_mode(spec, layer, calling.inputs_for(spec, sub, chunk), train=False))
         prec = precision_for(least_precise([raw, *held], np.dtype(ex.dtype)))
         out = raw.astype(np.float64)
         ref = oracle.forward(spec, chunk, dims)
@@ -272,14 +279,6 @@ def check_eval_stateful(spec: Spec, factory: Factory, ex: Example, oracle: Oracl
             break
         states = oracle.final(spec, chunk, dims)
     return findings or [Finding("stateful", "pass", f"{len(ex.plan)}-step plan in evaluation mode matches the spec")]
-
-
-def _eval_call(spec: Spec, layer, inputs: list[np.ndarray]):
-    """One evaluation forward that keeps the carried state (no reset)."""
-    if spec.train_flag == "argument":
-        return calling.method(layer, "forward", *inputs, False)
-    layer.train_flg = False
-    return calling.method(layer, "forward", *inputs)
 
 
 def _eval_scale(spec: Spec, layer, out: np.ndarray, x: np.ndarray, oracle: Oracle, prec) -> list[Finding]:
@@ -341,7 +340,7 @@ def check_dropout(spec: Spec, factory: Factory, ex: Example) -> list[Finding]:
 
     def train(seed: int) -> np.ndarray:
         with fixed_random(seed):
-            return np.asarray(_train_forward(spec, layer, x.copy()), dtype=np.float64)
+            return np.asarray(_forward_in_mode(spec, layer, [x.copy()], train=True), dtype=np.float64)
 
     out, again, other = train(ex.seed), train(ex.seed), train(ex.seed + 1)
     if out.shape != x.shape:
@@ -436,11 +435,3 @@ def check_dropout(spec: Spec, factory: Factory, ex: Example) -> list[Finding]:
             f"at dropout_ratio={p}: kept {frac:.3f} scaled by {scale:.4g}, a new mask each forward, backward = dout * mask",
         )
     ]
-
-
-def _train_forward(spec: Spec, layer, x: np.ndarray):
-    """One training forward (train_flg=True), not seeded here."""
-    if spec.train_flag == "argument":
-        return calling.method(layer, "forward", x, True)
-    layer.train_flg = True
-    return calling.method(layer, "forward", x)

@@ -208,10 +208,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
             continue
         sl = slice(pos, pos + k)
         pos += k
-        chunk = {
-            a.name: (values[a.name][:, sl] if "T" in a.axes else values[a.name]) for a in (*spec.params, *spec.inputs)
-        }
-        chunk.update((a.name, v) for a, v in zip(spec.states, states, strict=True))
+        chunk = chunk_values(spec, values, sl, states)
         dims = {**ex.dims, "T": k}
         dout = ex.dout[:, sl] if isinstance(ex.dout, np.ndarray) else ex.dout
         inputs = [chunk[a.name].copy() for a in spec.inputs]
@@ -262,6 +259,16 @@ def check_stateful(ctx: Context) -> list[Finding]:
             )
         )
     return findings or [Finding("stateful", "pass", f"{len(plan)}-step plan matches the spec chunk by chunk")]
+
+
+def chunk_values(spec, values, sl: slice, states) -> dict[str, np.ndarray]:
+    """The spec's args for the steps `sl` of a sequence (params whole, inputs with a
+    T axis sliced), starting from `states` (state, *carry)."""
+    chunk = {
+        a.name: (values[a.name][:, sl] if "T" in a.axes else values[a.name]) for a in (*spec.params, *spec.inputs)
+    }
+    chunk.update((a.name, v) for a, v in zip(spec.states, states, strict=True))
+    return chunk
 
 
 def _in_sequence(c, axes: tuple[str, ...], start: int):
