@@ -36,16 +36,8 @@ class SimpleRnnlm:
         seed: int | None = None,
         rng: np.random.Generator | None = None,
     ) -> None:
-        for name, value in (("vocab_size", vocab_size), ("wordvec_size", wordvec_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
-        if seed is not None and rng is not None:
-            raise TypeError("pass seed or rng, not both")
-        dtype = np.dtype(dtype)
-        if not np.issubdtype(dtype, np.floating):
-            raise TypeError(f"dtype must be a float dtype; got {dtype}")
-        rng = rng if rng is not None else np.random.default_rng(seed)
-        V, D, H = int(vocab_size), int(wordvec_size), int(hidden_size)
+        sizes = {"vocab_size": vocab_size, "wordvec_size": wordvec_size, "hidden_size": hidden_size}
+        (V, D, H), dtype, rng = _LanguageModel._setup(sizes, dtype, seed, rng)
         rn = rng.standard_normal
 
         embed_W = (rn((V, D)) / 100).astype(dtype)
