@@ -94,8 +94,7 @@ def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
     p.add_argument(
         "--strict",
         action="store_true",
-        help="warnings (downcast, non-repeatable backward, non-finite on extreme inputs, "
-        "a loss of log(y + 1e-7)) fail",
+        help="warnings (downcast, non-repeatable backward, non-finite on extreme inputs, a loss of log(y + 1e-7)) fail",
     )
     p.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON")
     if layers:
@@ -245,7 +244,12 @@ def parser() -> argparse.ArgumentParser:
         "unmodified reference: any alarm there is a false alarm. Exit 1 on any miss or false alarm.",
     )
     _common(st, layers=False)
-    st.add_argument("--mutants", default=None, metavar="A,B", help="only these mutants (by name)")
+    st.add_argument(
+        "--mutants",
+        default=None,
+        metavar="A,B",
+        help="only these mutants (by name); the unmodified reference is then checked on their layers only",
+    )
     return top
 
 
@@ -459,7 +463,10 @@ def _supervised(args) -> int:
                     finished[i] = r
                     report.layers = [finished[k] for k in sorted(finished)]
                     report.missing = [info.label for k, info in enumerate(infos) if k not in finished]
-                    _note(f"{infos[i].label}: {r.status} ({r.examples} examples, {time.perf_counter() - t1:.1f} s)", done=True)
+                    _note(
+                        f"{infos[i].label}: {r.status} ({r.examples} examples, {time.perf_counter() - t1:.1f} s)",
+                        done=True,
+                    )
                     save()
 
         for _ in range(min(args.jobs or (os.cpu_count() or 1), len(infos)) - 1):

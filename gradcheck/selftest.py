@@ -11,6 +11,7 @@ from .jaxcache import enable_compile_cache
 from .oracle import Oracle
 from .report import LayerReport, Report
 from .runner import RunOptions, reference_targets, run, targets_in
+from .specs import SPECS
 
 
 def selftest(args, options: RunOptions, say) -> int:
@@ -30,7 +31,14 @@ def selftest(args, options: RunOptions, say) -> int:
     oracle = Oracle()
     started = time.perf_counter()
     opts = replace(options, shrink=False, progress=None)
-    ref = run(reference_targets(), opts, oracle)
+    # The reference on the layers the mutants name: all of them for the whole
+    # catalogue; with --mutants, the layers those mutants were tried on.
+    layers = (
+        None
+        if len(catalogue) == len(mutants.CATALOGUE)
+        else [n for n in SPECS if any(n in m.layers for m in catalogue)]
+    )
+    ref = run(reference_targets(layers), opts, oracle)
     false_alarms = [r for r in ref.layers if r.status != "pass"]
     rows, missed = [], 0
     for m in catalogue:
