@@ -86,3 +86,32 @@ def test_padding_to_a_bucket_gives_the_unpadded_result(name):
     # time from the end: T; SimpleSkipGram's softmax has no bias: V).
     allowed = int(np.prod([len({c[x] for c in CONFIGS}) for x in spec.unpadded]))
     assert 1 <= PADDED.compiles - before <= allowed, f"{name}: padded calls compiled {PADDED.compiles - before} times"
+
+
+UNPADDED_T = [n for n, s in SPECS.items() if "T" in s.unpadded]
+ATTENTION = {"AttentionWeight", "Attention", "TimeAttention", "AttentionDecoder", "AttentionSeq2seq"}
+
+
+def test_the_attention_layers_that_read_the_encoder_through_a_softmax_are_not_padded_in_time():
+    """The decision for attention (docs/design-notes.md): a softmax over the encoder
+    steps, or the decoder started from their last, is not padded in T; the weighted
+    sum (linear in a, padded with 0) and the encoder (an LSTM) are."""
+    assert set(UNPADDED_T) >= ATTENTION
+    assert not {"WeightSum", "AttentionEncoder"} & set(UNPADDED_T)
+
+
+@pytest.mark.parametrize("name", sorted(ATTENTION))
+def test_a_spec_marked_unpadded_in_time_would_change_if_padded(name):
+    """Not padding T costs a compile per T: each attention spec that declares it
+    needs it. Padding T (the spec as if it allowed it) changes its output."""
+    from dataclasses import replace
+
+    spec = SPECS[name]
+    as_if = replace(spec, name=f"{name}~padded-T", pads_time=True, unpadded=tuple(x for x in spec.unpadded if x != "T"))
+    dims = {k: v for k, v in {"N": 2, "T": 2, "D": 3, "H": 3, "V": 4}.items() if k in spec.letters}
+    ex = make_example(spec, dims, 0, np.float64)
+    for arg in spec.states:
+        ex.values[arg.name] = np.random.default_rng(0).uniform(-0.9, 0.9, ex.values[arg.name].shape)
+    own = UNPADDED(spec, ex.values, ex.dout, dims, bucket=dims)
+    padded = Oracle()(as_if, ex.values, ex.dout, dims, bucket={**dims, "T": 4})
+    assert not compare(padded.out, own.out, TOL).ok, f"{name}: padding T leaves the output unchanged"

@@ -1,6 +1,15 @@
 """rnnref: a NumPy reference for the RNN language-model layers of
 "Deep Learning from Scratch 2", every backward checked by `gradcheck`."""
 
+from .attention import (
+    Attention,
+    AttentionDecoder,
+    AttentionEncoder,
+    AttentionSeq2seq,
+    AttentionWeight,
+    TimeAttention,
+    WeightSum,
+)
 from .functions import log_sigmoid, log_softmax, sigmoid, softmax
 from .layers import (
     GRU,
@@ -38,6 +47,11 @@ __all__ = [
     "LSTM",
     "RNN",
     "Affine",
+    "Attention",
+    "AttentionDecoder",
+    "AttentionEncoder",
+    "AttentionSeq2seq",
+    "AttentionWeight",
     "BetterRnnlm",
     "Decoder",
     "Dropout",
@@ -58,6 +72,7 @@ __all__ = [
     "SimpleRnnlm",
     "SimpleSkipGram",
     "TimeAffine",
+    "TimeAttention",
     "TimeBiLSTM",
     "TimeDropout",
     "TimeEmbedding",
@@ -68,6 +83,7 @@ __all__ = [
     "TimeSoftmaxWithLoss",
     "TwoLayerNet",
     "UnigramSampler",
+    "WeightSum",
     "log_sigmoid",
     "log_softmax",
     "sigmoid",

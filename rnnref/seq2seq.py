@@ -87,20 +87,29 @@ class Decoder(_Sized):
     (argmax) ids, one batch row, leaving params and grads unchanged.
     """
 
+    # The affine layer reads affine_width * H features a step: the LSTM's state here;
+    # AttentionDecoder's [context | state] (2).
+    affine_width = 1
+
     def _build(self, V: int, D: int, H: int, dtype: np.dtype, rng: np.random.Generator) -> None:
-        rn = rng.standard_normal
+        rn, K = rng.standard_normal, self.affine_width * H
         self.embed = TimeEmbedding((rn((V, D)) / 100).astype(dtype))
         self.lstm = TimeLSTM(*_lstm_weights(rng, dtype, D, H), stateful=True)
-        self.affine = TimeAffine((rn((H, V)) / np.sqrt(H)).astype(dtype), np.zeros(V, dtype=dtype))
+        self.affine = TimeAffine((rn((K, V)) / np.sqrt(K)).astype(dtype), np.zeros(V, dtype=dtype))
         self.params: list[np.ndarray] = []
         self.grads: list[np.ndarray] = []
         for layer in (self.embed, self.lstm, self.affine):
             self.params += layer.params
             self.grads += layer.grads
 
+    def _scores(self, xs: np.ndarray, encoded: np.ndarray) -> np.ndarray:
+        """The scores of xs from the LSTM's current state; `encoded` is what the
+        encoder gave (unused here; AttentionDecoder attends over it)."""
+        return self.affine.forward(self.lstm.forward(self.embed.forward(xs)))
+
     def forward(self, xs: np.ndarray, h: np.ndarray) -> np.ndarray:
         self.lstm.set_state(h)
-        return self.affine.forward(self.lstm.forward(self.embed.forward(xs)))
+        return self._scores(xs, h)
 
     def backward(self, dscore: np.ndarray) -> np.ndarray:
         dout = self.lstm.backward(self.affine.backward(dscore))
@@ -110,12 +119,15 @@ class Decoder(_Sized):
         return dh
 
     def generate(self, h: np.ndarray, start_id: int, sample_size: int) -> list[int]:
+        return self._greedy(h, h, start_id, sample_size)
+
+    def _greedy(self, h: np.ndarray, encoded: np.ndarray, start_id: int, sample_size: int) -> list[int]:
+        """Greedy decoding from state h, each step's argmax fed to the next."""
         sampled: list[int] = []
         sample_id = start_id
         self.lstm.set_state(h)
         for _ in range(sample_size):
-            x = np.array(sample_id).reshape((1, 1))
-            score = self.affine.forward(self.lstm.forward(self.embed.forward(x)))
+            score = self._scores(np.array(sample_id).reshape((1, 1)), encoded)
             sample_id = int(np.argmax(score.flatten()))
             sampled.append(sample_id)
         return sampled

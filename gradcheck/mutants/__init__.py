@@ -8,7 +8,9 @@ declared with `edit(...)` in one module a family, each a list `MUTANTS`:
 TimeEmbedding), `dropout.py` (Dropout, TimeDropout), `losses.py`
 (TimeSoftmaxWithLoss, SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss,
 TimeSigmoidWithLoss), `models.py` (SimpleRnnlm, Rnnlm, BetterRnnlm), `word2vec.py`
-(EmbeddingDot), `seq2seq.py` (Encoder, Decoder, Seq2seq).
+(EmbeddingDot), `seq2seq.py` (Encoder, Decoder, Seq2seq), `attention.py`
+(WeightSum, AttentionWeight, Attention, TimeAttention, AttentionEncoder,
+AttentionDecoder).
 A few bugs are not an edit of one method (a class redefined under the book's
 name, a misspelled `__init__`); they stay small hand-written classes in their
 family module, passed as `Mutant(..., written=cls)`.
@@ -110,6 +112,9 @@ def _in_float64(cls: type) -> type:
 
 
 Encoder64, Decoder64, Seq2seq64 = (_in_float64(c) for c in (rnnref.Encoder, rnnref.Decoder, rnnref.Seq2seq))
+AttentionEncoder64, AttentionDecoder64, AttentionSeq2seq64 = (
+    _in_float64(c) for c in (rnnref.AttentionEncoder, rnnref.AttentionDecoder, rnnref.AttentionSeq2seq)
+)
 
 
 def reference() -> dict[str, type]:
@@ -147,6 +152,13 @@ def reference() -> dict[str, type]:
         "Encoder": Encoder64,
         "Decoder": Decoder64,
         "Seq2seq": Seq2seq64,
+        "WeightSum": rnnref.WeightSum,
+        "AttentionWeight": rnnref.AttentionWeight,
+        "Attention": rnnref.Attention,
+        "TimeAttention": rnnref.TimeAttention,
+        "AttentionEncoder": AttentionEncoder64,
+        "AttentionDecoder": AttentionDecoder64,
+        "AttentionSeq2seq": AttentionSeq2seq64,
     }
 
 
@@ -354,7 +366,7 @@ def _apply(m: Mutant, definer: type, src: str, change: Change) -> str:
     return src[:start] + new + src[end:]
 
 
-from . import basic, dropout, losses, models, recurrent, seq2seq, word2vec  # noqa: E402 (they import edit and Mutant from here)
+from . import attention, basic, dropout, losses, models, recurrent, seq2seq, word2vec  # noqa: E402 (they import edit and Mutant from here)
 
 # The order of the catalogue before it was split into families, so `gradcheck
 # selftest` tables compare line by line; a mutant not listed here comes after, in
@@ -382,7 +394,7 @@ time-rnn-weight-grads-never-written time-rnn-dh-other-name rnn-redefined-without
 time-affine-init-misspelled
 """.split()
 
-_ALL = [*recurrent.MUTANTS, *basic.MUTANTS, *dropout.MUTANTS, *losses.MUTANTS, *models.MUTANTS, *word2vec.MUTANTS, *seq2seq.MUTANTS]
+_ALL = [*recurrent.MUTANTS, *basic.MUTANTS, *dropout.MUTANTS, *losses.MUTANTS, *models.MUTANTS, *word2vec.MUTANTS, *seq2seq.MUTANTS, *attention.MUTANTS]
 CATALOGUE: tuple[Mutant, ...] = tuple(
     sorted(_ALL, key=lambda m: _ORDER.index(m.name) if m.name in _ORDER else len(_ORDER) + _ALL.index(m))
 )

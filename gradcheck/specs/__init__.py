@@ -11,6 +11,7 @@ spec holds); adding a layer is one entry in its family's module:
   models.py     language models
   word2vec.py   word2vec (ch01-ch04): embedding dot products, the one-hot networks
   seq2seq.py    seq2seq (ch07): LSTM encoder and decoder, the model on their loss
+  attention.py  attention (ch08): the weights, the context vector, the attention seq2seq
 
 `SPECS` gathers them by name, ordered so that a cell comes before the Time layers
 built on it, layers before losses before models (the order of reports).
@@ -18,10 +19,10 @@ built on it, layers before losses before models (the order of reports).
 
 from __future__ import annotations
 
-from . import basic, dropout, losses, models, recurrent, seq2seq, word2vec
+from . import attention, basic, dropout, losses, models, recurrent, seq2seq, word2vec
 from .base import IGNORE_LABEL, PAD_LABEL, Arg, ArgKind, Convention, Spec, axis_parts, extent, shape_of
 
-FAMILIES = (recurrent, basic, dropout, losses, models, word2vec, seq2seq)
+FAMILIES = (recurrent, basic, dropout, losses, models, word2vec, seq2seq, attention)
 
 
 def _order(spec: Spec) -> int:

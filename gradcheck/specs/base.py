@@ -155,6 +155,10 @@ class Spec:
     min_dims: (letter, least extent) the examples keep to: Seq2seq needs T >= 2.
     generates: a model with generate(xs, start_id, sample_size), its inputs (xs,
       ts): checked for word ids, determinism and params untouched (protocol.py).
+    distribution_over: the output is a probability distribution over this axis for
+      every index of the others, non-negative and summing to 1 (AttentionWeight:
+      over T, the encoder steps); property_tests/test_attention_weights.py asserts
+      it of the spec and of rnnref.
     """
 
     name: str
@@ -179,6 +183,7 @@ class Spec:
     from_sizes: bool = False
     min_dims: tuple[tuple[str, int], ...] = ()
     generates: bool = False
+    distribution_over: str | None = None
 
     def __post_init__(self) -> None:
         if not self.letters:
