@@ -173,9 +173,9 @@ def _book_names() -> str:
     return (
         "RNN, LSTM, GRU, Affine, Embedding, MatMul, Softmax, Sigmoid, Dropout, EmbeddingDot, TimeRNN, TimeLSTM, "
         "TimeGRU, TimeBiLSTM, TimeEmbedding, TimeAffine, Simple_TimeAffine, TimeDropout, Encoder, Decoder, "
-        "TimeSoftmaxWithLoss, "
+        "PeekyDecoder, TimeSoftmaxWithLoss, "
         "SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, SimpleRnnlm, Rnnlm, "
-        "BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW, Seq2seq"
+        "BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW, Seq2seq, PeekySeq2seq"
     )
 
 

@@ -81,3 +81,22 @@ def test_padding_to_a_bucket_gives_the_unpadded_result(name):
     # time from the end: T; SimpleSkipGram's softmax has no bias: V).
     allowed = int(np.prod([len({c[x] for c in CONFIGS}) for x in spec.unpadded]))
     assert 1 <= PADDED.compiles - before <= allowed, f"{name}: padded calls compiled {PADDED.compiles - before} times"
+
+
+def test_a_sum_axis_is_padded_part_by_part():
+    """PeekyDecoder's Wx (H + D, 4H) at H=1, D=2 padded to H=D=4: the word's rows
+    start after the h part's padding (rows 0 and 4, 5), each gate's column keeps
+    its block (0, 4, 8, 12), and unpadding gives the array back. Padded at the end
+    instead, a word's row would sit where the padded h reads it: padded != unpadded
+    (the test above, on PeekyDecoder and PeekySeq2seq, with D != H)."""
+    from gradcheck.oracle import _pad, _unpad
+    from gradcheck.specs import axis_terms, extent
+
+    dims, bucket, axes = {"H": 1, "D": 2}, {"H": 4, "D": 4}, ("H+D", "4H")
+    assert axis_terms("H+D") == ((1, "H"), (1, "D")) and extent("H+D", dims) == 3
+    arr = np.arange(1.0, 13.0).reshape(3, 4)
+    padded = _pad(arr, axes, dims, bucket, 0.0, True)
+    assert padded.shape == (8, 16)
+    rows, cols = np.nonzero(padded)
+    assert sorted(set(rows)) == [0, 4, 5] and sorted(set(cols)) == [0, 4, 8, 12]
+    assert np.array_equal(_unpad(padded, axes, dims, bucket), arr)
