@@ -84,4 +84,11 @@ MUTANTS: list[Mutant] = [
         name="peeky-h-repeated-across-batch", family="peeky h not fed to its own sequence", layers=_PEEKY,
         description="h is repeated as tile(h, (T, 1)): step t of sequence n peeks at another sequence's h",
     ),
+    edit(
+        "PeekyDecoder", "generate",
+        old="score = self._scores(x, h)",
+        new="score = self._scores(x, h if not sampled else np.zeros_like(h))  # BUG: h peeked at the first step only",
+        name="peeky-generate-h-first-step-only", family="generate", layers=_PEEKY,
+        description="generate feeds the encoder's h to the first step only, forward to every step",
+    ),
 ]

@@ -176,7 +176,13 @@ class Spec:
       hidden_size)); it is still called as a layer (backward takes an array).
     min_dims: (letter, least extent) the examples keep to: Seq2seq needs T >= 2.
     generates: a model with generate(xs, start_id, sample_size), its inputs (xs,
-      ts): checked for word ids, determinism and params untouched (protocol.py).
+      ts), or a decoder with generate(h, start_id, sample_size), its inputs (xs, h):
+      checked for word ids, determinism, params untouched and greedy decoding
+      (protocol.py).
+    decode(*params, source, fed) -> scores (N, T', V): what generate decodes from,
+      the scores of the words `fed` (start id, then the ids generate returned but
+      the last) given the `source` generate is given (xs for a model, h for a
+      decoder). Each id generate returns must be an argmax of its step's scores.
     """
 
     name: str
@@ -201,6 +207,7 @@ class Spec:
     from_sizes: bool = False
     min_dims: tuple[tuple[str, int], ...] = ()
     generates: bool = False
+    decode: Callable[..., jax.Array] | None = None
 
     def __post_init__(self) -> None:
         if not self.letters:
@@ -210,6 +217,8 @@ class Spec:
             object.__setattr__(self, "unpadded", (*self.unpadded, "T"))
         if self.state is not None and self.final is None:
             raise ValueError(f"{self.name}: a spec with a state says what it carries on (final=)")
+        if self.generates and self.decode is None:
+            raise ValueError(f"{self.name}: a spec that generates says what it decodes from (decode=)")
 
     def model_sizes(self, dims: Mapping[str, int]) -> tuple[int, ...]:
         """The arguments a model is built with at `dims` (see `sizes`)."""

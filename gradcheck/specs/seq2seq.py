@@ -45,25 +45,37 @@ def peeky_decoder(embed_W, Wx, Wh, b, affine_W, affine_b, xs, h):
 
 
 def _seq2seq(decode):
+    """The model on `decode` (decoder or peeky_decoder): its loss, and the scores
+    its generate decodes from (`Spec.decode`)."""
+
+    def scores(*args):
+        """The decoder's scores of the words fed, started from the encoder's h of xs."""
+        enc, dec, (xs, fed) = args[:4], args[4:10], args[10:]
+        return decode(*dec, fed, encoder(*enc, xs))
+
     def loss(*args):
         """Encode xs; decode ts[:, :-1] from its h; mean softmax cross-entropy of the
         scores against ts[:, 1:]. A padded row of ts (PAD_LABEL) is fed as word 0 and
         not counted."""
-        enc, dec, (xs, ts) = args[:4], args[4:10], args[10:]
-        h = encoder(*enc, xs)
+        *params, xs, ts = args
         fed = jnp.where(ts[:, :-1] < 0, 0, ts[:, :-1])
-        return softmax_cross_entropy(decode(*dec, fed, h), ts[:, 1:])
+        return softmax_cross_entropy(scores(*params, xs, fed), ts[:, 1:])
 
-    return loss
+    return loss, scores
 
 
-seq2seq, peeky_seq2seq = _seq2seq(decoder), _seq2seq(peeky_decoder)
+(seq2seq, seq2seq_scores), (peeky_seq2seq, peeky_seq2seq_scores) = _seq2seq(decoder), _seq2seq(peeky_decoder)
 
 
 _XS = Arg("xs", ("N", "T"), "tokens")
 
 
 def _decoder(name: str, params: tuple[Arg, ...], fn) -> Spec:
+    def decode(*args):
+        """generate(h, ...) decodes from h (its source) the words fed."""
+        *params, h, fed = args
+        return fn(*params, fed, h)
+
     return Spec(
         name,
         params=params,
@@ -72,10 +84,12 @@ def _decoder(name: str, params: tuple[Arg, ...], fn) -> Spec:
         fn=fn,
         from_sizes=True,  # Decoder(vocab_size, wordvec_size, hidden_size)
         returns=("h",),  # backward(dscore) -> dh
+        generates=True,  # generate(h, start_id, sample_size)
+        decode=decode,
     )
 
 
-def _model(name: str, decoder_params: tuple[Arg, ...], fn) -> Spec:
+def _model(name: str, decoder_params: tuple[Arg, ...], fn, scores) -> Spec:
     return Spec(
         name,
         params=(*ENCODER_PARAMS, *decoder_params),
@@ -88,7 +102,8 @@ def _model(name: str, decoder_params: tuple[Arg, ...], fn) -> Spec:
         kind="model",
         pads_time=False,  # the encoder's h is its last step's
         min_dims=(("T", 2),),  # ts[:, 1:] must hold a word to score
-        generates=True,
+        generates=True,  # generate(xs, start_id, sample_size)
+        decode=scores,
     )
 
 
@@ -103,7 +118,7 @@ SPECS = (
         pads_time=False,  # h is the last step's: padded steps would come after it
     ),
     _decoder("Decoder", DECODER_PARAMS, decoder),
-    _model("Seq2seq", DECODER_PARAMS, seq2seq),
+    _model("Seq2seq", DECODER_PARAMS, seq2seq, seq2seq_scores),
     _decoder("PeekyDecoder", PEEKY_PARAMS, peeky_decoder),
-    _model("PeekySeq2seq", PEEKY_PARAMS, peeky_seq2seq),
+    _model("PeekySeq2seq", PEEKY_PARAMS, peeky_seq2seq, peeky_seq2seq_scores),
 )
