@@ -120,3 +120,16 @@ def test_peeky_generate_reads_h_at_every_step():
     a = dec.generate(np.array([[1.0, 0.0, 0.0]]), 0, 4)
     b = dec.generate(np.array([[0.0, 0.0, 1.0]]), 0, 4)
     assert a == [0, 0, 0, 0] and b == [2, 2, 2, 2]
+
+
+def test_not_greedy_allows_a_near_tie_and_names_a_clear_miss():
+    """generate's ids against the spec's scores: an id on a near-tie (within
+    float32's analytic tolerance) passes; one clearly below the best is named by
+    its step, the best id and the gap."""
+    from gradcheck.compare import PRECISIONS, not_greedy
+
+    rtol = PRECISIONS[np.dtype(np.float32)].analytic
+    scores = np.array([[0.5, 0.5 + 1e-6, 0.1], [0.2, 0.9, 0.3]])
+    assert not_greedy(scores, np.array([0, 1]), rtol) == []
+    (miss,) = not_greedy(scores, np.array([1, 2]), rtol)
+    assert miss.index == (1, 1) and np.isclose(miss.error, 0.6) and miss.allowed < 1e-3
