@@ -190,8 +190,8 @@ class PeekyDecoder(Decoder):
         return self.affine.forward(np.concatenate((hs, out), axis=2))
 
     def backward(self, dscore: np.ndarray) -> np.ndarray:
+        dout = self.affine.backward(dscore)  # raises first if forward has not run
         H = self.H
-        dout = self.affine.backward(dscore)
         dhs_affine, dout = dout[:, :, :H], dout[:, :, H:]
         dx = self.lstm.backward(dout)
         dhs_lstm, dembed = dx[:, :, :H], dx[:, :, H:]
