@@ -111,23 +111,6 @@ class Oracle:
             fn = self._compiled["final", spec.name] = jax.jit(spec.final)
         return tuple(_unpad(np.asarray(s), a.axes, dims, bucket) for s, a in zip(fn(*args), spec.states, strict=True))
 
-    def decode(self, spec: Spec, values: Mapping[str, np.ndarray], source: np.ndarray, fed: np.ndarray) -> np.ndarray:
-        """`spec.decode`'s scores of the ids `fed` from `source` (Seq2seq's xs, a
-        decoder's h), in float64, with the params in `values`. Not padded: it runs
-        once a layer (generate's check), at generate's own shape."""
-        _float64_on()
-        assert spec.decode is not None, f"{spec.name} does not generate"
-        args = [np.asarray(values[a.name], dtype=np.float64) for a in spec.params]
-        args += [np.asarray(source, dtype=np.float64 if source.dtype.kind == "f" else source.dtype), np.asarray(fed)]
-        key = ("decode", spec.name, tuple(a.shape for a in args))
-        if key not in self._seen:
-            self._seen.add(key)
-            self.compiles += 1
-        fn = self._compiled.get(("decode", spec.name))
-        if fn is None:
-            fn = self._compiled["decode", spec.name] = jax.jit(spec.decode)
-        return np.asarray(fn(*args))
-
     def _args(
         self, program: str, spec: Spec, values: Mapping[str, np.ndarray], dims: Mapping[str, int], bucket: dict
     ) -> list[np.ndarray]:

@@ -309,7 +309,8 @@ def check_generate(ctx: Context) -> list[Finding]:
     first row the same ids (greedy decoding from a fixed start id draws nothing),
     and params hold the same arrays with the same values (generating trains
     nothing). Then each id must be an argmax of the spec's scores at its step
-    (`Spec.decode`), fed the start id and the ids before it: within the analytic
+    (`Spec.decoding`, padded to the example's bucket as the other checks: one
+    compile a bucket), fed the start id and the ids before it: within the analytic
     tolerance (`compare.not_greedy`), so a near-tie between float32 and float64
     scores is no failure, while a generate that decodes from something other than
     what forward does (the encoder's h not fed to every step) is. Every row, as a
@@ -317,9 +318,9 @@ def check_generate(ctx: Context) -> list[Finding]:
     spec, ex = ctx.spec, ctx.ex
     if not spec.generates:
         return []
-    fed_arg = [a for a in spec.inputs if a.kind == "tokens"][-1]  # Seq2seq's ts, a decoder's xs
-    source_arg = next(a for a in spec.inputs if a is not fed_arg)
-    sources, starts, size = ctx.values[source_arg.name], ctx.values[fed_arg.name][:, 0], ex.dims["T"] + 1
+    source_arg, fed_arg = spec.generate_inputs  # (Seq2seq's xs, its ts), (a decoder's h, its xs)
+    # T ids, so that the ids fed have the example's shape and the spec its padding.
+    sources, starts, size = ctx.values[source_arg.name], ctx.values[fed_arg.name][:, 0], ex.dims["T"]
     params = list(getattr(ctx.layer, "params", None) or [])
     before = [np.array(p, copy=True) for p in params]
     problems: list[str] = []
@@ -349,7 +350,8 @@ def check_generate(ctx: Context) -> list[Finding]:
     elif not problems and ctx.oracle is not None:
         ids = np.stack(rows)
         fed = np.concatenate((starts[:, None], ids[:, :-1]), axis=1)
-        scores = ctx.oracle.decode(spec, ctx.values, sources, fed)
+        values = {**ctx.values, fed_arg.name: fed}
+        scores = ctx.oracle.forward(spec.decoding, values, ex.dims, ctx.bucket)
         for n, (row, row_ids) in enumerate(zip(scores, ids, strict=True)):
             wrong = not_greedy(row, row_ids, ctx.prec.analytic)
             if wrong:

@@ -179,10 +179,11 @@ class Spec:
       ts), or a decoder with generate(h, start_id, sample_size), its inputs (xs, h):
       checked for word ids, determinism, params untouched and greedy decoding
       (protocol.py).
-    decode(*params, source, fed) -> scores (N, T', V): what generate decodes from,
+    decode(*params, source, fed) -> scores (N, T, V): what generate decodes from,
       the scores of the words `fed` (start id, then the ids generate returned but
       the last) given the `source` generate is given (xs for a model, h for a
-      decoder). Each id generate returns must be an argmax of its step's scores.
+      decoder); see `decoding`. Each id generate returns must be an argmax of its
+      step's scores.
     """
 
     name: str
@@ -263,6 +264,39 @@ class Spec:
     def variant(self, convention: Convention) -> Spec:
         """This spec with `convention`'s function (its own name, so its own compile)."""
         return _variant(self, convention)
+
+    @property
+    def generate_inputs(self) -> tuple[Arg, Arg]:
+        """(source, fed) of a spec that generates: what generate is given (Seq2seq's
+        xs, a decoder's h) and the word ids its decoder reads (Seq2seq's ts, a
+        decoder's xs: the last tokens input)."""
+        fed = [a for a in self.inputs if a.kind == "tokens"][-1]
+        return next(a for a in self.inputs if a is not fed), fed
+
+    @property
+    def decoding(self) -> Spec:
+        """The spec of `decode` (scores (N, T, V) of the ids fed, (N, T), from the
+        source), padded as this spec is (its own name, so its own compile): the ids
+        fed pad with word 0, as padded steps come after the real ones."""
+        return _decoding(self)
+
+
+@cache
+def _decoding(spec: Spec) -> Spec:
+    assert spec.decode is not None, f"{spec.name} does not generate"
+    source, fed = spec.generate_inputs
+    return replace(
+        spec,
+        name=f"{spec.name}~decode",
+        inputs=(source, replace(fed, pad=0.0)),
+        output_axes=("N", "T", "V"),
+        fn=spec.decode,
+        kind="layer",
+        returns=(),
+        generates=False,
+        decode=None,
+        conventions=(),
+    )
 
 
 @cache
