@@ -172,10 +172,10 @@ def _book_names() -> str:
     return (
         "RNN, LSTM, GRU, Affine, Embedding, MatMul, Softmax, Sigmoid, Dropout, EmbeddingDot, TimeRNN, TimeLSTM, "
         "TimeGRU, TimeBiLSTM, TimeEmbedding, TimeAffine, Simple_TimeAffine, TimeDropout, Encoder, Decoder, "
-        "WeightSum, AttentionWeight, Attention, TimeAttention, AttentionEncoder, AttentionDecoder, "
+        "PeekyDecoder, WeightSum, AttentionWeight, Attention, TimeAttention, AttentionEncoder, AttentionDecoder, "
         "TimeSoftmaxWithLoss, "
         "SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, SimpleRnnlm, Rnnlm, "
-        "BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW, Seq2seq, AttentionSeq2seq"
+        "BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW, Seq2seq, PeekySeq2seq, AttentionSeq2seq"
     )
 
 

@@ -219,3 +219,19 @@ def _largest(values: np.ndarray, n: int) -> np.ndarray:
         return np.empty(0, dtype=np.intp)
     top = np.argpartition(values, values.size - n)[values.size - n :] if n < values.size else np.arange(values.size)
     return top[np.argsort(values[top])[::-1]]
+
+
+def not_greedy(scores: np.ndarray, ids: np.ndarray, rtol: float) -> list[Entry]:
+    """The steps of a greedy decoding whose id is not an argmax of its step's
+    scores (T', V), each as Entry(index=(step, best id), expected=the best score,
+    actual=the id's score): the id's score is below the best by more than
+    rtol * (|best| + scale), scale = the largest |score| (compare's measure). A
+    near-tie that the layer's float32 broke the other way is within it."""
+    scale = float(np.abs(scores).max(initial=0.0))
+    out = []
+    for t, (row, i) in enumerate(zip(scores, ids, strict=True)):
+        best = int(np.argmax(row))
+        gap, allowed = float(row[best] - row[int(i)]), rtol * (abs(float(row[best])) + scale)
+        if gap > allowed:
+            out.append(Entry((t, best), float(row[best]), float(row[int(i)]), gap, allowed))
+    return out

@@ -58,7 +58,7 @@ CHECK_NAMES = {
     "eval": "evaluation mode (train_flg=False) equals the spec",
     "dropout": "training mode: one mask, its kept fraction and scale, backward = dout * mask",
     "crash": "the layer runs",
-    "generate": "generate: word ids, deterministic, params untouched",
+    "generate": "generate: word ids, deterministic, greedy by the spec, params untouched",
 }
 
 

@@ -28,7 +28,7 @@ jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_cpu_enable_async_dispatch", False)
 
 from .specs import Spec  # noqa: E402  (x64 must be on before any JAX array exists)
-from .specs.base import axis_parts, extent, shape_of  # noqa: E402
+from .specs.base import axis_terms, shape_of  # noqa: E402
 
 # Dims above this are not padded: a model at PTB size compiles once at its own
 # shape rather than computing up to 2x its work per dim (T=35 -> 64) in padding.
@@ -73,11 +73,11 @@ class Oracle:
         args = self._args("vjp", spec, values, dims, bucket)
         dout_p = _pad(np.asarray(dout, dtype=np.float64), spec.output_axes, dims, bucket, 0.0, True)
         out, grads = self._function(spec)(args, dout_p)
-        out = _unpad(np.asarray(out), spec.output_axes, dims)
+        out = _unpad(np.asarray(out), spec.output_axes, dims, bucket)
         by_name = {}
         for arg, g in zip(spec.args, grads, strict=True):
             if arg.differentiable:
-                by_name[arg.name] = _unpad(np.asarray(g), arg.axes, dims)
+                by_name[arg.name] = _unpad(np.asarray(g), arg.axes, dims, bucket)
         return OracleResult(out=out, grads=by_name)
 
     def forward(
@@ -95,7 +95,7 @@ class Oracle:
         fn = self._compiled.get(("forward", spec.name))
         if fn is None:
             fn = self._compiled["forward", spec.name] = jax.jit(spec.fn)
-        return _unpad(np.asarray(fn(*args)), spec.output_axes, dims)
+        return _unpad(np.asarray(fn(*args)), spec.output_axes, dims, bucket)
 
     def final(
         self,
@@ -134,7 +134,7 @@ class Oracle:
         fn = self._compiled.get(("final", spec.name))
         if fn is None:
             fn = self._compiled["final", spec.name] = jax.jit(spec.final)
-        return tuple(_unpad(np.asarray(s), a.axes, dims) for s, a in zip(fn(*args), spec.states, strict=True))
+        return tuple(_unpad(np.asarray(s), a.axes, dims, bucket) for s, a in zip(fn(*args), spec.states, strict=True))
 
     def _args(
         self, program: str, spec: Spec, values: Mapping[str, np.ndarray], dims: Mapping[str, int], bucket: dict
@@ -227,34 +227,42 @@ def _pad(
     is_float: bool,
 ) -> np.ndarray:
     """`arr` padded to the bucket with `fill`. A block axis ("4H": an LSTM's gates
-    side by side) is padded block by block, so that each gate keeps its columns."""
+    side by side) is padded block by block, so that each gate keeps its columns; a
+    sum axis ("H+D": PeekyDecoder's h next to each word) part by part, so that each
+    part keeps its own."""
     if is_float:
         arr = arr.astype(np.float64)
     target = shape_of(axes, bucket)
     if arr.shape == target:
         return arr
-    blocks, sizes, padded = _blocked(axes, dims), _blocked(axes, bucket), np.full(target, fill, dtype=arr.dtype)
-    padded.reshape(sizes)[tuple(slice(0, n) for n in blocks)] = arr.reshape(blocks)
+    padded = np.full(target, fill, dtype=arr.dtype)
+    padded[_real(axes, dims, bucket)] = arr
     return padded
 
 
-def _unpad(arr: np.ndarray, axes: Sequence[str], dims: Mapping[str, int]) -> np.ndarray:
-    """The real part of a padded result (block by block on a block axis)."""
-    if not any(axis_parts(a)[0] > 1 for a in axes):
-        return arr[tuple(slice(0, extent(a, dims)) for a in axes)]
-    counts = [axis_parts(a)[0] for a in axes]
-    bucket = {axis_parts(a)[1]: n // c for a, n, c in zip(axes, arr.shape, counts, strict=True)}
-    blocks = _blocked(axes, dims)
-    return arr.reshape(_blocked(axes, bucket))[tuple(slice(0, n) for n in blocks)].reshape(shape_of(axes, dims))
+def _unpad(arr: np.ndarray, axes: Sequence[str], dims: Mapping[str, int], bucket: Mapping[str, int]) -> np.ndarray:
+    """The real part of a result padded to `bucket` (block by block, part by part)."""
+    if arr.shape == shape_of(axes, dims):
+        return arr
+    return arr[_real(axes, dims, bucket)]
 
 
-def _blocked(axes: Sequence[str], dims: Mapping[str, int]) -> tuple[int, ...]:
-    """The shape with every block axis split in two: ("D", "4H") -> (D, 4, H)."""
-    out: list[int] = []
+def _real(axes: Sequence[str], dims: Mapping[str, int], bucket: Mapping[str, int]) -> tuple:
+    """The index of the real entries in an array padded to `bucket`: a slice per
+    axis when they come first, else (a block or part after the first is padded) the
+    positions of every axis, for np.ix_. At H=2 padded to 4, "2H" is [0, 1, 4, 5]."""
+    index: list[slice | np.ndarray] = []
     for a in axes:
-        count, letter = axis_parts(a)
-        if not letter:  # a fixed extent ("2")
-            out.append(count)
-        else:
-            out += [count, dims[letter]] if count > 1 else [dims[letter]]
-    return tuple(out)
+        runs: list[np.ndarray] = []
+        start = 0
+        for count, letter in axis_terms(a):
+            real, padded = (dims[letter], bucket[letter]) if letter else (1, 1)
+            for _ in range(count):
+                runs.append(np.arange(start, start + real))
+                start += padded
+        positions = np.concatenate(runs) if runs else np.arange(0)
+        contiguous = positions.size == 0 or positions[-1] == positions.size - 1
+        index.append(slice(0, positions.size) if contiguous else positions)
+    if all(isinstance(i, slice) for i in index):
+        return tuple(index)
+    return np.ix_(*(np.arange(i.stop) if isinstance(i, slice) else i for i in index))

@@ -13,7 +13,7 @@ import numpy as np
 from . import calling
 from .calling import LayerError
 from .checks import Context, differing, grad_name
-from .compare import compare
+from .compare import compare, not_greedy
 from .examples import Example, make_example
 from .findings import Finding
 from .specs.base import shape_of, tie
@@ -302,29 +302,43 @@ def other_shapes(ctx: Context) -> list[Example]:
 
 
 def check_generate(ctx: Context) -> list[Finding]:
-    """A model with `generate(xs, start_id, sample_size)` (Seq2seq, ch07): on the
-    primary example's first row of xs, from the first word of its ts, twice on the
-    primary instance: each call returns sample_size word ids in [0, V), the two
-    calls the same ids (greedy decoding from a fixed start id draws nothing), and
-    params hold the same arrays with the same values (generating trains nothing).
-    The ids themselves are not compared with the spec: an argmax flips on a
-    near-tie between float32 and float64 scores."""
+    """generate(source, start_id, sample_size) of a model (Seq2seq, ch07: source xs,
+    the start id ts' first word) or a decoder (source h, start id xs' first word):
+    on the primary instance, from each row of the primary example (generate takes
+    one): each call returns sample_size word ids in [0, V), a second call on the
+    first row the same ids (greedy decoding from a fixed start id draws nothing),
+    and params hold the same arrays with the same values (generating trains
+    nothing). Then each id must be an argmax of the spec's scores at its step
+    (`Spec.decoding`, padded to the example's bucket as the other checks: one
+    compile a bucket), fed the start id and the ids before it: within the analytic
+    tolerance (`compare.not_greedy`), so a near-tie between float32 and float64
+    scores is no failure, while a generate that decodes from something other than
+    what forward does (the encoder's h not fed to every step) is. Every row, as a
+    small h may move no argmax on one of them."""
     spec, ex = ctx.spec, ctx.ex
     if not spec.generates:
         return []
-    xs, ts = (ctx.values[a.name] for a in spec.inputs)
-    xs, start, size = xs[:1].copy(), int(ts[0, 0]), ex.dims["T"] + 1
+    source_arg, fed_arg = spec.generate_inputs  # (Seq2seq's xs, its ts), (a decoder's h, its xs)
+    # T ids, so that the ids fed have the example's shape and the spec its padding.
+    sources, starts, size = ctx.values[source_arg.name], ctx.values[fed_arg.name][:, 0], ex.dims["T"]
     params = list(getattr(ctx.layer, "params", None) or [])
     before = [np.array(p, copy=True) for p in params]
-    first = calling.method(ctx.layer, "generate", xs.copy(), start, size)
-    second = calling.method(ctx.layer, "generate", xs.copy(), start, size)
-    problems = []
-    ids = np.asarray(first)
-    numeric = ids.shape == (size,) and ids.dtype.kind in "iuf"
-    if not (numeric and np.all(ids == np.round(ids)) and ids.min() >= 0 and ids.max() < ex.dims["V"]):
-        problems.append(f"generate(xs, {start}, {size}) returned {first!r}: expected {size} word ids in [0, {ex.dims['V']})")
-    elif not np.array_equal(ids, np.asarray(second)):
-        problems.append(f"two calls of generate(xs, {start}, {size}) differ: {list(first)} then {list(second)}")
+    problems: list[str] = []
+    rows: list[np.ndarray] = []
+    for n in range(len(sources)):
+        call = f"generate({source_arg.name}[{n}:{n + 1}], {int(starts[n])}, {size})"
+        first = calling.method(ctx.layer, "generate", sources[n : n + 1].copy(), int(starts[n]), size)
+        ids = np.asarray(first)
+        numeric = ids.shape == (size,) and ids.dtype.kind in "iuf"
+        if not (numeric and np.all(ids == np.round(ids)) and ids.min() >= 0 and ids.max() < ex.dims["V"]):
+            problems.append(f"{call} returned {first!r}: expected {size} word ids in [0, {ex.dims['V']})")
+            break
+        if n == 0:
+            second = calling.method(ctx.layer, "generate", sources[:1].copy(), int(starts[0]), size)
+            if not np.array_equal(ids, np.asarray(second)):
+                problems.append(f"two calls of {call} differ: {list(first)} then {list(second)}")
+                break
+        rows.append(ids.astype(np.int64))
     after = list(getattr(ctx.layer, "params", None) or [])
     changed = [
         a.name
@@ -333,6 +347,25 @@ def check_generate(ctx: Context) -> list[Finding]:
     ]
     if changed or len(after) != len(params):
         problems.append(f"generate changed params ({', '.join(changed) or 'the list'}): generating must not train")
+    elif not problems and ctx.oracle is not None:
+        ids = np.stack(rows)
+        fed = np.concatenate((starts[:, None], ids[:, :-1]), axis=1)
+        values = {**ctx.values, fed_arg.name: fed}
+        scores = ctx.oracle.forward(spec.decoding, values, ex.dims, ctx.bucket)
+        for n, (row, row_ids) in enumerate(zip(scores, ids, strict=True)):
+            wrong = not_greedy(row, row_ids, ctx.prec.analytic)
+            if wrong:
+                e = wrong[0]
+                step, best = e.index
+                problems.append(
+                    f"generate({source_arg.name}[{n}:{n + 1}], {int(starts[n])}, {size}) returned "
+                    f"{list(map(int, row_ids))}: at step {step} it chose {int(row_ids[step])}, whose score "
+                    f"{e.actual:.6g} is {e.error:.3g} below word {best}'s {e.expected:.6g} (allowed "
+                    f"{e.allowed:.3g}) by the spec fed the ids before it ({len(wrong)} of {size} steps): "
+                    "generate does not decode greedily what forward scores (is the encoder's h fed to every "
+                    "step as in forward?)"
+                )
+                break
     if problems:
         return [Finding("generate", "fail", "; ".join(problems))]
-    return [Finding("generate", "pass", "generate: word ids, deterministic, params untouched")]
+    return [Finding("generate", "pass", "generate: word ids, deterministic, greedy by the spec, params untouched")]

@@ -31,11 +31,13 @@ CONFIGS = (
     {"N": 3, "T": 2, "D": 4, "H": 1, "V": 6},
 )
 TOL = PRECISIONS[np.dtype(np.float64)].analytic
+# Every spec, and the decode of each that generates (the scores generate's check reads).
+ALL = {**SPECS, **{s.decoding.name: s.decoding for s in SPECS.values() if s.generates}}
 
 
 @st.composite
 def padded_cases(draw, name):
-    spec = SPECS[name]
+    spec = ALL[name]
     dims = {k: v for k, v in draw(st.sampled_from(CONFIGS), label="dims").items() if k in spec.letters}
     N, T = dims["N"], dims.get("T", 1)
     kinds = {a.kind for a in spec.args}
@@ -52,9 +54,9 @@ def padded_cases(draw, name):
     return ex
 
 
-@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("name", list(ALL))
 def test_padding_to_a_bucket_gives_the_unpadded_result(name):
-    spec = SPECS[name]
+    spec = ALL[name]
     before = PADDED.compiles
 
     @given(ex=padded_cases(name))
@@ -115,3 +117,22 @@ def test_a_spec_marked_unpadded_in_time_would_change_if_padded(name):
     own = UNPADDED(spec, ex.values, ex.dout, dims, bucket=dims)
     padded = Oracle()(as_if, ex.values, ex.dout, dims, bucket={**dims, "T": 4})
     assert not compare(padded.out, own.out, TOL).ok, f"{name}: padding T leaves the output unchanged"
+
+
+def test_a_sum_axis_is_padded_part_by_part():
+    """PeekyDecoder's Wx (H + D, 4H) at H=1, D=2 padded to H=D=4: the word's rows
+    start after the h part's padding (rows 0 and 4, 5), each gate's column keeps
+    its block (0, 4, 8, 12), and unpadding gives the array back. Padded at the end
+    instead, a word's row would sit where the padded h reads it: padded != unpadded
+    (the test above, on PeekyDecoder and PeekySeq2seq, with D != H)."""
+    from gradcheck.oracle import _pad, _unpad
+    from gradcheck.specs import axis_terms, extent
+
+    dims, bucket, axes = {"H": 1, "D": 2}, {"H": 4, "D": 4}, ("H+D", "4H")
+    assert axis_terms("H+D") == ((1, "H"), (1, "D")) and extent("H+D", dims) == 3
+    arr = np.arange(1.0, 13.0).reshape(3, 4)
+    padded = _pad(arr, axes, dims, bucket, 0.0, True)
+    assert padded.shape == (8, 16)
+    rows, cols = np.nonzero(padded)
+    assert sorted(set(rows)) == [0, 4, 5] and sorted(set(cols)) == [0, 4, 8, 12]
+    assert np.array_equal(_unpad(padded, axes, dims, bucket), arr)

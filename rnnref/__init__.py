@@ -25,7 +25,7 @@ from .layers import (
     SoftmaxWithLoss,
 )
 from .models import BetterRnnlm, Rnnlm, SimpleRnnlm
-from .seq2seq import Decoder, Encoder, Seq2seq
+from .seq2seq import Decoder, Encoder, PeekyDecoder, PeekySeq2seq, Seq2seq
 from .time_layers import (
     Simple_TimeAffine,
     Simple_TimeSoftmaxWithLoss,
@@ -67,6 +67,8 @@ __all__ = [
     "Softmax",
     "SoftmaxWithLoss",
     "Rnnlm",
+    "PeekyDecoder",
+    "PeekySeq2seq",
     "Seq2seq",
     "SimpleCBOW",
     "SimpleRnnlm",

@@ -8,7 +8,6 @@ import numpy as np
 
 from ._validate import float_array
 from .seq2seq import Decoder, Encoder, Seq2seq
-from .time_layers import TimeSoftmaxWithLoss
 
 __all__ = [
     "Attention",
@@ -192,7 +191,10 @@ class AttentionDecoder(Decoder):
     start_id, sample_size) -> greedy ids.
     """
 
-    affine_width = 2  # [context | state]
+    @staticmethod
+    def _widths(D: int, H: int) -> tuple[int, int]:
+        """The LSTM reads the word; the affine [context | state]."""
+        return D, 2 * H
 
     def _build(self, V: int, D: int, H: int, dtype: np.dtype, rng: np.random.Generator) -> None:
         super()._build(V, D, H, dtype, rng)
@@ -231,9 +233,5 @@ class AttentionSeq2seq(Seq2seq):
     start_id, sample_size) -> ids. params/grads: the encoder's then the decoder's.
     """
 
-    def _build(self, V: int, D: int, H: int, dtype: np.dtype, rng: np.random.Generator) -> None:
-        self.encoder = AttentionEncoder(V, D, H, dtype=dtype, rng=rng)
-        self.decoder = AttentionDecoder(V, D, H, dtype=dtype, rng=rng)
-        self.softmax = TimeSoftmaxWithLoss()
-        self.params = self.encoder.params + self.decoder.params
-        self.grads = self.encoder.grads + self.decoder.grads
+    _encoder = AttentionEncoder
+    _decoder = AttentionDecoder

@@ -1,5 +1,6 @@
 """Sequence to sequence (ch07): an LSTM encoder whose last hidden state starts an
-LSTM decoder, trained with teacher forcing."""
+LSTM decoder, trained with teacher forcing; the peeky decoder also reads that state
+at every step."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from numpy.typing import DTypeLike
 from .models import _LanguageModel
 from .time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
 
-__all__ = ["Decoder", "Encoder", "Seq2seq"]
+__all__ = ["Decoder", "Encoder", "PeekyDecoder", "PeekySeq2seq", "Seq2seq"]
 
 
 def _lstm_weights(rng: np.random.Generator, dtype: DTypeLike, D: int, H: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,20 +88,22 @@ class Decoder(_Sized):
     (argmax) ids, one batch row, leaving params and grads unchanged.
     """
 
-    # The affine layer reads affine_width * H features a step: the LSTM's state here;
-    # AttentionDecoder's [context | state] (2).
-    affine_width = 1
-
     def _build(self, V: int, D: int, H: int, dtype: np.dtype, rng: np.random.Generator) -> None:
-        rn, K = rng.standard_normal, self.affine_width * H
+        rn = rng.standard_normal
+        lstm_in, affine_in = self._widths(D, H)
         self.embed = TimeEmbedding((rn((V, D)) / 100).astype(dtype))
-        self.lstm = TimeLSTM(*_lstm_weights(rng, dtype, D, H), stateful=True)
-        self.affine = TimeAffine((rn((K, V)) / np.sqrt(K)).astype(dtype), np.zeros(V, dtype=dtype))
+        self.lstm = TimeLSTM(*_lstm_weights(rng, dtype, lstm_in, H), stateful=True)
+        self.affine = TimeAffine((rn((affine_in, V)) / np.sqrt(affine_in)).astype(dtype), np.zeros(V, dtype=dtype))
         self.params: list[np.ndarray] = []
         self.grads: list[np.ndarray] = []
         for layer in (self.embed, self.lstm, self.affine):
             self.params += layer.params
             self.grads += layer.grads
+
+    @staticmethod
+    def _widths(D: int, H: int) -> tuple[int, int]:
+        """The widths of the LSTM's input and of the affine's: the word, the LSTM's h."""
+        return D, H
 
     def _scores(self, xs: np.ndarray, encoded: np.ndarray) -> np.ndarray:
         """The scores of xs from the LSTM's current state; `encoded` is what the
@@ -143,11 +146,14 @@ class Seq2seq(_Sized):
     """
 
     def _build(self, V: int, D: int, H: int, dtype: np.dtype, rng: np.random.Generator) -> None:
-        self.encoder = Encoder(V, D, H, dtype=dtype, rng=rng)
-        self.decoder: Any = Decoder(V, D, H, dtype=dtype, rng=rng)
+        self.encoder: Any = self._encoder(V, D, H, dtype=dtype, rng=rng)
+        self.decoder: Any = self._decoder(V, D, H, dtype=dtype, rng=rng)
         self.softmax = TimeSoftmaxWithLoss()
         self.params: list[np.ndarray] = self.encoder.params + self.decoder.params
         self.grads: list[np.ndarray] = self.encoder.grads + self.decoder.grads
+
+    _encoder: type[Encoder] = Encoder
+    _decoder: type[Decoder] = Decoder
 
     def forward(self, xs: np.ndarray, ts: np.ndarray) -> np.ndarray:
         ts = np.asarray(ts)
@@ -163,3 +169,46 @@ class Seq2seq(_Sized):
 
     def generate(self, xs: np.ndarray, start_id: int, sample_size: int) -> list[int]:
         return self.decoder.generate(self.encoder.forward(xs), start_id, sample_size)
+
+
+class PeekyDecoder(Decoder):
+    """Decoder whose LSTM and affine also read the encoder's h at every step (ch07).
+
+    PeekyDecoder(vocab_size V, wordvec_size D, hidden_size H), initialised as the
+    book's. params/grads: [embed_W (V, D), Wx (H + D, 4H), Wh (H, 4H), b (4H,),
+    affine_W (H + H, V), affine_b (V,)]: the LSTM reads [h, word] at each step, the
+    affine [h, the LSTM's h]. forward(xs: (N, T) int, h: (N, H)) -> score (N, T, V);
+    backward(dscore) -> dh (N, H): the gradient through the LSTM's initial state
+    plus, summed over the steps, the h parts of both concatenations' gradients.
+    generate(h, start_id, sample_size) feeds h to every step.
+    """
+
+    @staticmethod
+    def _widths(D: int, H: int) -> tuple[int, int]:
+        return H + D, H + H
+
+    def _scores(self, xs: np.ndarray, h: np.ndarray) -> np.ndarray:
+        N, T = np.shape(xs)
+        self.H = H = h.shape[1]
+        hs = np.broadcast_to(h[:, None, :], (N, T, H))  # h peeked at every step
+        out = self.lstm.forward(np.concatenate((hs, self.embed.forward(xs)), axis=2))
+        return self.affine.forward(np.concatenate((hs, out), axis=2))
+
+    def backward(self, dscore: np.ndarray) -> np.ndarray:
+        dout = self.affine.backward(dscore)  # raises first if forward has not run
+        H = self.H
+        dhs_affine, dout = dout[:, :, :H], dout[:, :, H:]
+        dx = self.lstm.backward(dout)
+        dhs_lstm, dembed = dx[:, :, :H], dx[:, :, H:]
+        self.embed.backward(dembed)
+        dhs = dhs_affine + dhs_lstm
+        assert self.lstm.dh is not None  # set by the LSTM's backward
+        return self.lstm.dh + dhs.sum(axis=1)  # h fed every step: its gradients add up
+
+
+class PeekySeq2seq(Seq2seq):
+    """Seq2seq with a PeekyDecoder (ch07): PeekySeq2seq(vocab_size V, wordvec_size D,
+    hidden_size H); params/grads, forward, backward and generate as Seq2seq's, the
+    decoder's Wx being (H + D, 4H) and affine_W (H + H, V)."""
+
+    _decoder = PeekyDecoder

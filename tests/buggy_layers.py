@@ -629,6 +629,15 @@ class Seq2seqGenerateTrains(rnnref.Seq2seq):
         return sampled
 
 
+class Seq2seqGenerateFromZeros(rnnref.Seq2seq):
+    """generate decodes from a zero state, not the encoder's h: word ids,
+    deterministic, params untouched, but not the argmax of what forward scores."""
+
+    def generate(self, xs, start_id, sample_size):
+        h = self.encoder.forward(xs)
+        return self.decoder.generate(np.zeros_like(h), start_id, sample_size)  # BUG: xs ignored
+
+
 class Seq2seqGenerateSamples(rnnref.Seq2seq):
     """generate draws each word at random (a fresh generator each call) instead
     of the argmax: two calls from one start id differ."""

@@ -8,9 +8,9 @@ declared with `edit(...)` in one module a family, each a list `MUTANTS`:
 TimeEmbedding), `dropout.py` (Dropout, TimeDropout), `losses.py`
 (TimeSoftmaxWithLoss, SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss,
 TimeSigmoidWithLoss), `models.py` (SimpleRnnlm, Rnnlm, BetterRnnlm), `word2vec.py`
-(EmbeddingDot), `seq2seq.py` (Encoder, Decoder, Seq2seq), `attention.py`
-(WeightSum, AttentionWeight, Attention, TimeAttention, AttentionEncoder,
-AttentionDecoder).
+(EmbeddingDot), `seq2seq.py` (Encoder, Decoder, Seq2seq, PeekyDecoder,
+PeekySeq2seq), `attention.py` (WeightSum, AttentionWeight, Attention,
+TimeAttention, AttentionEncoder, AttentionDecoder).
 A few bugs are not an edit of one method (a class redefined under the book's
 name, a misspelled `__init__`); they stay small hand-written classes in their
 family module, passed as `Mutant(..., written=cls)`.
@@ -111,7 +111,9 @@ def _in_float64(cls: type) -> type:
     return made
 
 
-Encoder64, Decoder64, Seq2seq64 = (_in_float64(c) for c in (rnnref.Encoder, rnnref.Decoder, rnnref.Seq2seq))
+Encoder64, Decoder64, Seq2seq64, PeekyDecoder64, PeekySeq2seq64 = (
+    _in_float64(c) for c in (rnnref.Encoder, rnnref.Decoder, rnnref.Seq2seq, rnnref.PeekyDecoder, rnnref.PeekySeq2seq)
+)
 AttentionEncoder64, AttentionDecoder64, AttentionSeq2seq64 = (
     _in_float64(c) for c in (rnnref.AttentionEncoder, rnnref.AttentionDecoder, rnnref.AttentionSeq2seq)
 )
@@ -159,6 +161,8 @@ def reference() -> dict[str, type]:
         "AttentionEncoder": AttentionEncoder64,
         "AttentionDecoder": AttentionDecoder64,
         "AttentionSeq2seq": AttentionSeq2seq64,
+        "PeekyDecoder": PeekyDecoder64,
+        "PeekySeq2seq": PeekySeq2seq64,
     }
 
 

@@ -75,4 +75,12 @@ MUTANTS: list[Mutant] = [
         layers=("AttentionDecoder",),
         description="the affine's input was [context | state]; backward gives the context the state's half",
     ),
+    edit(
+        "AttentionDecoder", "generate",
+        old="return self._greedy(enc_hs[:, -1], enc_hs, start_id, sample_size)",
+        new="return self._greedy(0 * enc_hs[:, -1], enc_hs, start_id, sample_size)  # BUG: the LSTM from zeros",
+        name="attention-generate-from-zeros", family="generate",
+        layers=("AttentionDecoder",),
+        description="generate starts the decoder's LSTM from zeros; forward starts it from enc_hs[:, -1]",
+    ),
 ]

@@ -1,7 +1,8 @@
-"""Mutants of the seq2seq family: Encoder, Decoder, Seq2seq.
+"""Mutants of the seq2seq family: Encoder, Decoder, Seq2seq, PeekyDecoder.
 
 Seq2seq builds rnnref's own Encoder and Decoder, so a mutant of either is listed
-for that layer alone; the model's mutants edit Seq2seq itself."""
+for that layer alone; the model's mutants edit Seq2seq itself. PeekyDecoder's are
+the peeky concatenations' gradients not split back into dh."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from . import Mutant, edit
 _ENCODER = ("Encoder",)
 _DECODER = ("Decoder",)
 _SEQ2SEQ = ("Seq2seq",)
+_PEEKY = ("PeekyDecoder",)
 
 MUTANTS: list[Mutant] = [
     edit(
@@ -28,8 +30,8 @@ MUTANTS: list[Mutant] = [
     ),
     edit(
         "Decoder", "_build",
-        old="self.lstm = TimeLSTM(*_lstm_weights(rng, dtype, D, H), stateful=True)",
-        new="self.lstm = TimeLSTM(*_lstm_weights(rng, dtype, D, H), stateful=False)  # BUG: set_state(h) is dropped",
+        old="self.lstm = TimeLSTM(*_lstm_weights(rng, dtype, lstm_in, H), stateful=True)",
+        new="self.lstm = TimeLSTM(*_lstm_weights(rng, dtype, lstm_in, H), stateful=False)  # BUG: set_state(h) is dropped",
         name="decoder-lstm-not-stateful", family="encoder state ignored", layers=_DECODER,
         description="the decoder's TimeLSTM is stateful=False: it starts from zeros, not from h",
     ),
@@ -53,5 +55,41 @@ MUTANTS: list[Mutant] = [
         new="return [start_id] + self.decoder.generate(self.encoder.forward(xs), start_id, sample_size)  # BUG: start id is no sample",
         name="seq2seq-generate-returns-start-id", family="generate", layers=_SEQ2SEQ,
         description="generate returns the start id before the sample_size sampled ids",
+    ),
+    edit(
+        "PeekyDecoder", "backward",
+        old="return self.lstm.dh + dhs.sum(axis=1)",
+        new="return self.lstm.dh + dhs[:, -1]  # BUG: h was fed to every step, not the last only",
+        name="peeky-dh-not-summed-over-time", family="peeky concatenation gradient not split back", layers=_PEEKY,
+        description="dh takes the peeked h's gradient from the last step only, not summed over the steps",
+    ),
+    edit(
+        "PeekyDecoder", "backward",
+        old="dhs_lstm, dembed = dx[:, :, :H], dx[:, :, H:]",
+        new="dembed, dhs_lstm = dx[:, :, :-H], dx[:, :, -H:]  # BUG: the LSTM read [h, word], not [word, h]",
+        name="peeky-split-at-wrong-offset", family="peeky concatenation gradient not split back", layers=_PEEKY,
+        description="the LSTM's dx is split as [word, h] (at D) though forward concatenated [h, word] (at H)",
+    ),
+    edit(
+        "PeekyDecoder", "backward",
+        old="dhs = dhs_affine + dhs_lstm",
+        new="dhs = dhs_lstm  # BUG: the affine's input held h too",
+        name="peeky-affine-dh-dropped", family="peeky concatenation gradient not split back", layers=_PEEKY,
+        description="the h part of the affine input's gradient is not added into dh",
+    ),
+    edit(
+        "PeekyDecoder", "_scores",
+        old="hs = np.broadcast_to(h[:, None, :], (N, T, H))",
+        new="hs = np.tile(h, (T, 1)).reshape(N, T, H)  # BUG: the rows of h land on the wrong (sequence, step)",
+        name="peeky-h-repeated-across-batch", family="peeky h not fed to its own sequence", layers=_PEEKY,
+        description="h is repeated as tile(h, (T, 1)): step t of sequence n peeks at another sequence's h",
+    ),
+    edit(
+        "PeekyDecoder", "_greedy",
+        old="score = self._scores(np.array(sample_id).reshape((1, 1)), encoded)",
+        new="score = self._scores(np.array(sample_id).reshape((1, 1)), encoded if not sampled else 0 * encoded)"
+        "  # BUG: h peeked at the first step only",
+        name="peeky-generate-h-first-step-only", family="generate", layers=_PEEKY,
+        description="generate feeds the encoder's h to the first step only, forward to every step",
     ),
 ]

@@ -20,7 +20,19 @@ built on it, layers before losses before models (the order of reports).
 from __future__ import annotations
 
 from . import attention, basic, dropout, losses, models, recurrent, seq2seq, word2vec
-from .base import IGNORE_LABEL, PAD_LABEL, Arg, ArgKind, Convention, Spec, axis_parts, extent, shape_of
+from .base import (
+    IGNORE_LABEL,
+    PAD_LABEL,
+    Arg,
+    ArgKind,
+    Convention,
+    Spec,
+    axis_letters,
+    axis_parts,
+    axis_terms,
+    extent,
+    shape_of,
+)
 
 FAMILIES = (recurrent, basic, dropout, losses, models, word2vec, seq2seq, attention)
 
@@ -46,7 +58,9 @@ __all__ = [
     "ArgKind",
     "Convention",
     "Spec",
+    "axis_letters",
     "axis_parts",
+    "axis_terms",
     "extent",
     "shape_of",
 ]

@@ -78,13 +78,25 @@ def attention_decoder(embed_W, Wx, Wh, b, affine_W, affine_b, xs, enc_hs):
     return affine(affine_W, affine_b, jnp.concatenate([time_attention(enc_hs, dec_hs), dec_hs], axis=-1))
 
 
+def attention_decoder_decode(*args):
+    """generate(enc_hs, ...) decodes from enc_hs (its source) the words fed."""
+    *params, enc_hs, fed = args
+    return attention_decoder(*params, fed, enc_hs)
+
+
+def attention_seq2seq_scores(*args):
+    """The decoder's scores of the words fed, attending over the encoder's states of xs."""
+    enc, dec, (xs, fed) = args[:4], args[4:10], args[10:]
+    return attention_decoder(*dec, fed, attention_encoder(*enc, xs))
+
+
 def attention_seq2seq(*args):
     """Encode xs to all its states; decode ts[:, :-1] attending over them; mean
     softmax cross-entropy against ts[:, 1:] (a padded row of ts, PAD_LABEL, is fed
     as word 0 and not counted), as seq2seq."""
-    enc, dec, (xs, ts) = args[:4], args[4:10], args[10:]
+    *params, xs, ts = args
     fed = jnp.where(ts[:, :-1] < 0, 0, ts[:, :-1])
-    return softmax_cross_entropy(attention_decoder(*dec, fed, attention_encoder(*enc, xs)), ts[:, 1:])
+    return softmax_cross_entropy(attention_seq2seq_scores(*params, xs, fed), ts[:, 1:])
 
 
 _HS = Arg("hs", ("N", "T", "H"), "float")
@@ -145,6 +157,8 @@ SPECS = (
         from_sizes=True,
         returns=("enc_hs",),  # backward(dscore) -> denc_hs, the whole sequence
         pads_time=False,  # starts from enc_hs[:, -1]; a softmax over its steps
+        generates=True,  # generate(enc_hs, start_id, sample_size)
+        decode=attention_decoder_decode,
     ),
     Spec(
         "AttentionSeq2seq",
@@ -155,6 +169,7 @@ SPECS = (
         kind="model",
         pads_time=False,
         min_dims=(("T", 2),),  # ts[:, 1:] must hold a word to score
-        generates=True,
+        generates=True,  # generate(xs, start_id, sample_size)
+        decode=attention_seq2seq_scores,
     ),
 )

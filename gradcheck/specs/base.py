@@ -3,7 +3,8 @@ calling convention). The specs themselves are in the family modules of this pack
 
 A `Spec` says how the layer is called (the book's protocol), which arrays its
 constructor takes (in `params` order), and the axes of every array, as letters
-N (batch), T (time), D (input width), H (hidden width), V (vocabulary).
+N (batch), T (time), D (input width), H (hidden width), V (vocabulary), with
+blocks ("4H") and sums ("H+D") of them (`axis_terms`).
 
 The JAX functions are evaluated in float64 (see `oracle.py`, which enables x64).
 """
@@ -39,7 +40,8 @@ PAD_LABEL = -1
 class Arg:
     """One array a layer takes: a parameter, a forward input, or the initial state.
 
-    axes: dim letters of its shape, e.g. ("N", "T", "D").
+    axes: dim letters of its shape, e.g. ("N", "T", "D"); an axis may be blocks
+      ("4H") or a sum of parts ("H+D"), see `axis_terms`.
     kind: how examples are drawn (weights scaled by 1/sqrt(fan-in), activations in
       (-1, 1), embedding tables in (-1, 1), token ids, labels with ignore_label),
       and whether it has a gradient
@@ -91,20 +93,40 @@ def tie(entry: str) -> tuple[str, bool]:
     return (entry[:-2], True) if entry.endswith(".T") else (entry, False)
 
 
-def axis_parts(axis: str) -> tuple[int, str]:
-    """An axis is a dim letter with an optional block count: "H" -> (1, "H"), "4H" ->
-    (4, "H"), the width of an LSTM's four gates side by side (each block H wide);
-    or a number alone, a fixed extent: "2" -> (2, ""), the book's two context words."""
-    if axis.isdigit():
-        return int(axis), ""
-    count, letter = axis[:-1], axis[-1]
+def axis_terms(axis: str) -> tuple[tuple[int, str], ...]:
+    """An axis is a sum of terms, each a dim letter with an optional block count:
+    "H" -> ((1, "H"),), "4H" -> ((4, "H"),), the width of an LSTM's four gates side
+    by side (each block H wide); "H+D" -> ((1, "H"), (1, "D")), an H-wide part then
+    a D-wide one, concatenated (PeekyDecoder's LSTM reads the encoder's h next to
+    each embedded word); or a number alone, a fixed extent: "2" -> ((2, ""),), the
+    book's two context words. The oracle pads each block of each term on its own."""
+    return tuple(_term(t) for t in axis.split("+"))
+
+
+def _term(term: str) -> tuple[int, str]:
+    if term.isdigit():
+        return int(term), ""
+    count, letter = term[:-1], term[-1]
     return (int(count) if count else 1), letter
 
 
+def axis_parts(axis: str) -> tuple[int, str]:
+    """The one term of an axis that is no sum: "4H" -> (4, "H"), "2" -> (2, "")."""
+    terms = axis_terms(axis)
+    if len(terms) != 1:
+        raise ValueError(f"axis {axis!r} is a sum of {len(terms)} parts")
+    return terms[0]
+
+
+def axis_letters(axis: str) -> tuple[str, ...]:
+    """The dim letters an axis' extent depends on: "H+D" -> ("H", "D"); "2" -> ()."""
+    return tuple(letter for _, letter in axis_terms(axis) if letter)
+
+
 def extent(axis: str, dims: Mapping[str, int]) -> int:
-    """The length of `axis` at `dims`: "4H" at H=3 is 12; "2" is 2."""
-    count, letter = axis_parts(axis)
-    return count * dims[letter] if letter else count
+    """The length of `axis` at `dims`: "4H" at H=3 is 12; "H+D" at H=3, D=2 is 5;
+    "2" is 2."""
+    return sum(count * dims[letter] if letter else count for count, letter in axis_terms(axis))
 
 
 def shape_of(axes: Sequence[str], dims: Mapping[str, int]) -> tuple[int, ...]:
@@ -154,7 +176,14 @@ class Spec:
       hidden_size)); it is still called as a layer (backward takes an array).
     min_dims: (letter, least extent) the examples keep to: Seq2seq needs T >= 2.
     generates: a model with generate(xs, start_id, sample_size), its inputs (xs,
-      ts): checked for word ids, determinism and params untouched (protocol.py).
+      ts), or a decoder with generate(h, start_id, sample_size), its inputs (xs, h):
+      checked for word ids, determinism, params untouched and greedy decoding
+      (protocol.py).
+    decode(*params, source, fed) -> scores (N, T, V): what generate decodes from,
+      the scores of the words `fed` (start id, then the ids generate returned but
+      the last) given the `source` generate is given (xs for a model, h for a
+      decoder); see `decoding`. Each id generate returns must be an argmax of its
+      step's scores.
     distribution_over: the output is a probability distribution over this axis for
       every index of the others, non-negative and summing to 1 (AttentionWeight:
       over T, the encoder steps); property_tests/test_attention_weights.py asserts
@@ -184,15 +213,18 @@ class Spec:
     min_dims: tuple[tuple[str, int], ...] = ()
     generates: bool = False
     distribution_over: str | None = None
+    decode: Callable[..., jax.Array] | None = None
 
     def __post_init__(self) -> None:
         if not self.letters:
-            used = {axis_parts(a)[1] for arg in (*self.params, *self.inputs) for a in arg.axes}
+            used = {x for arg in (*self.params, *self.inputs) for a in arg.axes for x in axis_letters(a)}
             object.__setattr__(self, "letters", tuple(x for x in "NTDHV" if x in used))
         if not self.pads_time and "T" not in self.unpadded:
             object.__setattr__(self, "unpadded", (*self.unpadded, "T"))
         if self.state is not None and self.final is None:
             raise ValueError(f"{self.name}: a spec with a state says what it carries on (final=)")
+        if self.generates and self.decode is None:
+            raise ValueError(f"{self.name}: a spec that generates says what it decodes from (decode=)")
 
     def model_sizes(self, dims: Mapping[str, int]) -> tuple[int, ...]:
         """The arguments a model is built with at `dims` (see `sizes`)."""
@@ -237,6 +269,39 @@ class Spec:
     def variant(self, convention: Convention) -> Spec:
         """This spec with `convention`'s function (its own name, so its own compile)."""
         return _variant(self, convention)
+
+    @property
+    def generate_inputs(self) -> tuple[Arg, Arg]:
+        """(source, fed) of a spec that generates: what generate is given (Seq2seq's
+        xs, a decoder's h) and the word ids its decoder reads (Seq2seq's ts, a
+        decoder's xs: the last tokens input)."""
+        fed = [a for a in self.inputs if a.kind == "tokens"][-1]
+        return next(a for a in self.inputs if a is not fed), fed
+
+    @property
+    def decoding(self) -> Spec:
+        """The spec of `decode` (scores (N, T, V) of the ids fed, (N, T), from the
+        source), padded as this spec is (its own name, so its own compile): the ids
+        fed pad with word 0, as padded steps come after the real ones."""
+        return _decoding(self)
+
+
+@cache
+def _decoding(spec: Spec) -> Spec:
+    assert spec.decode is not None, f"{spec.name} does not generate"
+    source, fed = spec.generate_inputs
+    return replace(
+        spec,
+        name=f"{spec.name}~decode",
+        inputs=(source, replace(fed, pad=0.0)),
+        output_axes=("N", "T", "V"),
+        fn=spec.decode,
+        kind="layer",
+        returns=(),
+        generates=False,
+        decode=None,
+        conventions=(),
+    )
 
 
 @cache
