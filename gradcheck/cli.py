@@ -174,7 +174,8 @@ def _book_names() -> str:
         "RNN, LSTM, GRU, Affine, Embedding, MatMul, Softmax, Sigmoid, Dropout, EmbeddingDot, TimeRNN, TimeLSTM, "
         "TimeGRU, TimeBiLSTM, TimeEmbedding, TimeAffine, Simple_TimeAffine, TimeDropout, Encoder, Decoder, "
         "TimeSoftmaxWithLoss, "
-        "SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, SimpleRnnlm, Rnnlm, "
+        "SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, NegativeSamplingLoss, "
+        "SimpleRnnlm, Rnnlm, "
         "BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW, Seq2seq"
     )
 

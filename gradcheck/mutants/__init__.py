@@ -138,6 +138,7 @@ def reference() -> dict[str, type]:
         "TimeBiLSTM": rnnref.TimeBiLSTM,
         "Rnnlm": Rnnlm64,
         "EmbeddingDot": rnnref.EmbeddingDot,
+        "NegativeSamplingLoss": rnnref.NegativeSamplingLoss,
         "TwoLayerNet": rnnref.TwoLayerNet,
         "SimpleSkipGram": SimpleSkipGram64,
         "SimpleCBOW": SimpleCBOW64,

@@ -3,11 +3,14 @@ small networks trained on one-hot words."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import jax.numpy as jnp
+import numpy as np
 
 from .base import PAD_LABEL, Arg, Convention, Spec
 from .basic import affine, embedding, matmul, sigmoid
-from .losses import SOFTMAX_EPS, softmax_cross_entropy
+from .losses import SIGMOID_EPS, SOFTMAX_EPS, sigmoid_cross_entropy, softmax_cross_entropy
 
 
 def embedding_dot(W, h, idx):
@@ -68,11 +71,27 @@ def negative_sampling(loss):
     return fn
 
 
-def with_book_loss(net):
-    """A network over softmax cross-entropy: its exact function, and its function
-    with the book's SoftmaxWithLoss (log(y + 1e-7)) as the one convention."""
-    book = Convention(SOFTMAX_EPS.name, net(SOFTMAX_EPS.fn), SOFTMAX_EPS.message)
-    return {"fn": net(softmax_cross_entropy), "conventions": (book,)}
+# The book's NegativeSamplingLoss(W, corpus, power=0.75, sample_size=5): the spec
+# takes S = 5 negatives per row (a fixed extent), so V >= S + 1 distinct words.
+SAMPLE_SIZE = 5
+
+
+def unigram_corpus(V: int) -> np.ndarray:
+    """A corpus over the vocabulary [0, V) with every id present (the book sizes its
+    sampler's vocabulary as the number of distinct ids): word w appears w + 1 times."""
+    return np.repeat(np.arange(V), np.arange(1, V + 1))
+
+
+def corpus_args(dims: Mapping[str, int]) -> tuple:
+    """NegativeSamplingLoss(W, corpus)'s arguments after W."""
+    return (unigram_corpus(dims["V"]),)
+
+
+def with_book_loss(net, exact=softmax_cross_entropy, book=SOFTMAX_EPS):
+    """A network over a loss (softmax cross-entropy unless told): its exact function,
+    and its function with the book's loss (log(y + 1e-7)) as the one convention."""
+    convention = Convention(book.name, net(book.fn), book.message)
+    return {"fn": net(exact), "conventions": (convention,)}
 
 
 SPECS = (
@@ -120,5 +139,21 @@ SPECS = (
         unpadded=("V",),  # as SimpleSkipGram: no bias for padded classes
         tied=((1, "W_in"),),  # params: [W_in, W_in, W_out], one MatMul(W_in) per context word
         **with_book_loss(simple_cbow),
+    ),
+    Spec(
+        "NegativeSamplingLoss",
+        params=(Arg("W", ("V", "D"), "table"),),
+        # A padded row's target is PAD_LABEL: the spec does not count it.
+        inputs=(Arg("h", ("N", "D"), "float"), Arg("target", ("N",), "tokens", PAD_LABEL)),
+        drawn=(Arg("negatives", ("N", str(SAMPLE_SIZE)), "drawn"),),
+        output_axes=(),
+        kind="loss",
+        returns=("h",),
+        # The book lists W once per EmbeddingDot: S + 1 entries of the same array.
+        tied=tuple((i, "W") for i in range(1, SAMPLE_SIZE + 1)),
+        min_dims=(("V", SAMPLE_SIZE + 1),),
+        extra_args=corpus_args,
+        sampler=True,
+        **with_book_loss(negative_sampling, sigmoid_cross_entropy, SIGMOID_EPS),  # the book's SigmoidWithLoss
     ),
 )
