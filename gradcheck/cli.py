@@ -176,7 +176,7 @@ def _book_names() -> str:
         "TimeSoftmaxWithLoss, "
         "SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, NegativeSamplingLoss, "
         "SimpleRnnlm, Rnnlm, "
-        "BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW, Seq2seq"
+        "BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW, CBOW, SkipGram, Seq2seq"
     )
 
 

@@ -19,6 +19,7 @@ drawn by Hypothesis itself, so failures shrink to the smallest such structure.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Literal, cast
 
@@ -28,6 +29,7 @@ from hypothesis.extra import numpy as hnp
 
 from .examples import Example, PlanStep, make_example, mask_for
 from .specs import IGNORE_LABEL, Spec
+from .specs.base import shape_of as axes_shape
 from .userspecs import spec_named
 
 LETTERS = "NTDHV"
@@ -198,10 +200,12 @@ def examples(
     @st.composite
     def draw(data):
         d = data(dims_st)
-        kinds = {a.kind for a in spec.args}
-        tokens = data(tokens_NT(d["N"], d["T"] if "T" in d else 1, d["V"])) if "tokens" in kinds else None
-        if tokens is not None and "T" not in spec.letters:
-            tokens = tokens[:, 0]
+        # The first tokens input's ids ((N, T), (N,), or CBOW's contexts (N, 2)), drawn as (N, rest) to shrink alike.
+        first = next((a for a in spec.args if a.kind == "tokens"), None)
+        tokens = None
+        if first is not None:
+            shape = axes_shape(first.axes, d)
+            tokens = data(tokens_NT(shape[0], math.prod(shape[1:]), d["V"])).reshape(shape)
         # Primary examples count at least one label: every label ignored is a probe
         # of the mask check alone (a 0/0 loss there is a convention, one warning).
         lab = spec.labels

@@ -31,13 +31,14 @@ from .time_layers import (
     TimeSoftmaxWithLoss,
 )
 from .word2vec import EmbeddingDot, NegativeSamplingLoss, UnigramSampler
-from .word2vec_models import SimpleCBOW, SimpleSkipGram, TwoLayerNet
+from .word2vec_models import CBOW, SimpleCBOW, SimpleSkipGram, SkipGram, TwoLayerNet
 
 __all__ = [
     "GRU",
     "LSTM",
     "RNN",
     "Affine",
+    "CBOW",
     "BetterRnnlm",
     "Decoder",
     "Dropout",
@@ -57,6 +58,7 @@ __all__ = [
     "SimpleCBOW",
     "SimpleRnnlm",
     "SimpleSkipGram",
+    "SkipGram",
     "TimeAffine",
     "TimeBiLSTM",
     "TimeDropout",

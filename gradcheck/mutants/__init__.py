@@ -110,6 +110,7 @@ def _in_float64(cls: type) -> type:
 
 
 Encoder64, Decoder64, Seq2seq64 = (_in_float64(c) for c in (rnnref.Encoder, rnnref.Decoder, rnnref.Seq2seq))
+CBOW64, SkipGram64 = (_in_float64(c) for c in (rnnref.CBOW, rnnref.SkipGram))
 
 
 def reference() -> dict[str, type]:
@@ -142,6 +143,8 @@ def reference() -> dict[str, type]:
         "TwoLayerNet": rnnref.TwoLayerNet,
         "SimpleSkipGram": SimpleSkipGram64,
         "SimpleCBOW": SimpleCBOW64,
+        "CBOW": CBOW64,
+        "SkipGram": SkipGram64,
         "Dropout": rnnref.Dropout,
         "TimeDropout": rnnref.TimeDropout,
         "BetterRnnlm": BetterRnnlm64,

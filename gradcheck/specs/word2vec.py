@@ -87,6 +87,35 @@ def corpus_args(dims: Mapping[str, int]) -> tuple:
     return (unigram_corpus(dims["V"]),)
 
 
+def cbow(loss):
+    """h = the mean of the context words' rows of W_in, then negative sampling of h
+    against the target with W_out."""
+    ns = negative_sampling(loss)
+
+    def fn(W_in, W_out, contexts, target, negatives):
+        return ns(W_out, jnp.mean(embedding(W_in, contexts), axis=1), target, negatives)
+
+    return fn
+
+
+def skip_gram(loss):
+    """h = the target's row of W_in, then negative sampling of h against each
+    context word with W_out, summed; negatives (contexts, N, S): each context word's
+    loss draws its own, the first context's rows first."""
+    ns = negative_sampling(loss)
+
+    def fn(W_in, W_out, contexts, target, negatives):
+        h = embedding(W_in, target)
+        return sum(ns(W_out, h, contexts[:, k], negatives[k]) for k in range(contexts.shape[1]))
+
+    return fn
+
+
+def window_corpus_args(dims: Mapping[str, int]) -> tuple:
+    """CBOW(V, H, window_size, corpus)'s arguments after the sizes: window_size 1."""
+    return (1, *corpus_args(dims))
+
+
 def with_book_loss(net, exact=softmax_cross_entropy, book=SOFTMAX_EPS):
     """A network over a loss (softmax cross-entropy unless told): its exact function,
     and its function with the book's loss (log(y + 1e-7)) as the one convention."""
@@ -155,5 +184,35 @@ SPECS = (
         extra_args=corpus_args,
         sampler=True,
         **with_book_loss(negative_sampling, sigmoid_cross_entropy, SIGMOID_EPS),  # the book's SigmoidWithLoss
+    ),
+    Spec(
+        "CBOW",
+        params=(Arg("W_in", ("V", "H"), "table"), Arg("W_out", ("V", "H"), "table")),
+        # window_size 1: two context words; a padded row's target is not counted.
+        inputs=(Arg("contexts", ("N", "2"), "tokens"), Arg("target", ("N",), "tokens", PAD_LABEL)),
+        drawn=(Arg("negatives", ("N", str(SAMPLE_SIZE)), "drawn"),),
+        output_axes=(),
+        kind="model",
+        sizes=("V", "H"),  # CBOW(vocab_size, hidden_size, window_size, corpus)
+        extra_args=window_corpus_args,
+        # The book's params: W_in once per context word, W_out once per EmbeddingDot.
+        tied=((1, "W_in"), *((i, "W_out") for i in range(3, SAMPLE_SIZE + 3))),
+        min_dims=(("V", SAMPLE_SIZE + 1),),
+        **with_book_loss(cbow, sigmoid_cross_entropy, SIGMOID_EPS),
+    ),
+    Spec(
+        "SkipGram",
+        params=(Arg("W_in", ("V", "H"), "table"), Arg("W_out", ("V", "H"), "table")),
+        # A padded row's context words are the labels: not counted.
+        inputs=(Arg("contexts", ("N", "2"), "tokens", PAD_LABEL), Arg("target", ("N",), "tokens")),
+        drawn=(Arg("negatives", ("2", "N", str(SAMPLE_SIZE)), "drawn"),),  # in draw order: context by context
+        output_axes=(),
+        kind="model",
+        sizes=("V", "H"),  # SkipGram(vocab_size, hidden_size, window_size, corpus)
+        extra_args=window_corpus_args,
+        # The book's params: W_in, then W_out once per EmbeddingDot of each context word's loss.
+        tied=tuple((i, "W_out") for i in range(2, 2 * (SAMPLE_SIZE + 1) + 1)),
+        min_dims=(("V", SAMPLE_SIZE + 1),),
+        **with_book_loss(skip_gram, sigmoid_cross_entropy, SIGMOID_EPS),
     ),
 )
