@@ -101,6 +101,17 @@ def tokens_NT(N: int, T: int, V: int, *, pool: int | None = None) -> st.SearchSt
     return hnp.arrays(np.int64, (N, T), elements=st.integers(0, top - 1))
 
 
+def first_tokens(spec: Spec, dims: Mapping[str, int]) -> st.SearchStrategy[np.ndarray | None]:
+    """The ids of the spec's first tokens input in its shape ((N, T), (N,), or CBOW's
+    contexts (N, 2)), drawn as tokens_NT (N, the rest) so that all shrink alike;
+    None when it takes no token ids."""
+    first = next((a for a in spec.args if a.kind == "tokens"), None)
+    if first is None:
+        return st.none()
+    shape = axes_shape(first.axes, dims)
+    return tokens_NT(shape[0], math.prod(shape[1:]), dims["V"]).map(lambda t: t.reshape(shape))
+
+
 def labels_NT(
     N: int,
     T: int,
@@ -200,12 +211,7 @@ def examples(
     @st.composite
     def draw(data):
         d = data(dims_st)
-        # The first tokens input's ids ((N, T), (N,), or CBOW's contexts (N, 2)), drawn as (N, rest) to shrink alike.
-        first = next((a for a in spec.args if a.kind == "tokens"), None)
-        tokens = None
-        if first is not None:
-            shape = axes_shape(first.axes, d)
-            tokens = data(tokens_NT(shape[0], math.prod(shape[1:]), d["V"])).reshape(shape)
+        tokens = data(first_tokens(spec, d))
         # Primary examples count at least one label: every label ignored is a probe
         # of the mask check alone (a 0/0 loss there is a convention, one warning).
         lab = spec.labels
