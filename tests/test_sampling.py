@@ -54,9 +54,10 @@ def test_recorded_choices_keeps_what_choice_returned_and_restores_it():
     np.testing.assert_array_equal(draws[0], a)
     np.testing.assert_array_equal(draws[1], b)
     assert laid_out(draws, (7,), 5).shape == (7,)
-    assert "3 values" not in laid_out(draws, (2, 2), 5)  # 7 values for a (2, 2): says why
-    assert isinstance(laid_out(draws, (2, 2), 5), str)
-    assert isinstance(laid_out([], (2, 2), 5), str)
+    why = laid_out(draws, (2, 2), 5)  # 7 values for a (2, 2): says why
+    assert isinstance(why, str) and "2 np.random.choice call(s) returned 7" in why and "4 word ids" in why
+    assert laid_out([], (2, 2), 5) == "forward drew nothing with np.random.choice"
+    assert "outside [0, 2)" in laid_out(draws, (7,), 2)  # 3 distinct ids of 5: one is >= 2
 
 
 def test_expected_counts_remove_each_rows_target():
