@@ -33,6 +33,7 @@ import numpy as np
 
 from . import calling
 from .calling import Factory, LayerError
+from .checks import NO_SPEC
 from .examples import Example, make_example, shape_of
 from .findings import Finding
 from .oracle import Oracle
@@ -128,7 +129,10 @@ def check_example(
             )
     ok = len(drawn) == len(spec.drawn)
     checked = dataclasses.replace(ex, values={**ex.values, **drawn})
-    findings += run_checks(spec, held, checked, oracle=oracle if ok else None, **kw)
+    for f in run_checks(spec, held, checked, oracle=oracle if ok else None, **kw):
+        if why and f.status == "skip" and f.check in ("forward", "backward-jax") and f.message == NO_SPEC:
+            f = dataclasses.replace(f, message="skipped: see sampler (the negatives the layer drew are not known)")
+        findings.append(f)
     if spec.sampler and not any(f.check == "crash" and f.status == "fail" for f in findings):
         findings += sampler_findings(spec, factory, ex)
     return findings

@@ -103,6 +103,7 @@ def test_negatives_that_cannot_be_recorded_are_a_warning_and_the_fd_checks_still
     assert got["sampler"].status == "warn"
     assert "could not be recovered" in got["sampler"].message or "not checked" in got["sampler"].message
     assert got["forward"].status == "skip" and got["backward-fd"].status == "pass"
+    assert "see sampler" in got["forward"].message
 
 
 class OwnGenerator(rnnref.NegativeSamplingLoss):
