@@ -115,15 +115,19 @@ def check_grads_in_place(ctx: Context) -> list[Finding]:
         by_param.setdefault(tie(entry)[0], []).append((pos, entry))
     tied = []
     for name, entries in by_param.items():
-        where = ", ".join(f"params[{pos}] is {entry}" for pos, entry in entries)
-        grads = " + ".join(f"grads[{pos}]{'.T' if tie(entry)[1] else ''}" for pos, entry in entries)
-        uses = "both uses" if len(entries) == 1 else f"all {len(entries) + 1} uses"
+        (pos, entry), more = entries[0], len(entries) > 1
+        if more:  # NegativeSamplingLoss's W: params[1..5] are W too
+            where = f"params[{', '.join(str(p) for p, _ in entries)}] are {entry} too"
+            how = f"the sum of its {len(entries) + 1} grads entries"
+        else:
+            where = f"params[{pos}] is {entry}"
+            how = f"grads[{pos}]{'.T' if tie(entry)[1] else ''} plus its other entry"
+        uses = f"all {len(entries) + 1} uses" if more else "both uses"
         tied.append(
             Finding(
                 "tied",
                 "pass",
-                f"{name} is tied: {where}; its gradient is checked as {grads} plus its other entry, the sum the "
-                "book's optimizer takes"
+                f"{name} is tied: {where}; its gradient is checked as {how}, the sum the book's optimizer takes"
                 if listed_twice
                 else f"{name} is tied and listed once in params: its grads entry must be the sum of {uses}",
             )
