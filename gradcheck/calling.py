@@ -76,7 +76,7 @@ def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True, e
     """
     params = [ex.values[a.name].copy() for a in spec.params]
     if spec.sized:
-        layer = guarded("constructor", factory, *spec.model_sizes(ex.dims))
+        layer = guarded("constructor", factory, *spec.model_sizes(ex.dims), *spec.constructor_extra(ex.dims))
         plist = getattr(layer, "params", None)
         if not isinstance(plist, (list, tuple)) or len(plist) not in (len(params), len(params) + len(spec.tied)):
             n = len(plist) if isinstance(plist, (list, tuple)) else type(plist).__name__
@@ -106,7 +106,7 @@ def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True, e
             # zeros (the checks then run from zeros; `stateful` names the gap).
             layer = guarded("constructor", factory, *params, stateful=False)
         return layer
-    return guarded("constructor", factory, *params)
+    return guarded("constructor", factory, *params, *spec.constructor_extra(ex.dims))
 
 
 def lists_tied(spec: Spec, seq: Any) -> bool:

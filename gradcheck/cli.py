@@ -174,8 +174,9 @@ def _book_names() -> str:
         "TimeGRU, TimeBiLSTM, TimeEmbedding, TimeAffine, Simple_TimeAffine, TimeDropout, Encoder, Decoder, "
         "PeekyDecoder, WeightSum, AttentionWeight, Attention, TimeAttention, AttentionEncoder, AttentionDecoder, "
         "TimeSoftmaxWithLoss, "
-        "SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, SimpleRnnlm, Rnnlm, "
-        "BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW, Seq2seq, PeekySeq2seq, AttentionSeq2seq"
+        "SoftmaxWithLoss, Simple_TimeSoftmaxWithLoss, SigmoidWithLoss, TimeSigmoidWithLoss, NegativeSamplingLoss, "
+        "SimpleRnnlm, Rnnlm, BetterRnnlm, TwoLayerNet, SimpleSkipGram, SimpleCBOW, CBOW, SkipGram, Seq2seq, "
+        "PeekySeq2seq, AttentionSeq2seq"
     )
 
 

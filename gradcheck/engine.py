@@ -8,7 +8,7 @@ from typing import cast
 
 import numpy as np
 
-from . import checks, protocol, stochastic, timing
+from . import checks, protocol, sampling, stochastic, timing
 from .calling import Factory, LayerError
 from .examples import Example, make_example
 from .findings import Finding
@@ -57,6 +57,7 @@ CHECK_NAMES = {
     "tied": "a tied weight's gradient is the sum of its entries",
     "eval": "evaluation mode (train_flg=False) equals the spec",
     "dropout": "training mode: one mask, its kept fraction and scale, backward = dout * mask",
+    "sampler": "negatives held fixed and recorded; drawn from count ** 0.75, never the target",
     "crash": "the layer runs",
     "generate": "generate: word ids, deterministic, greedy by the spec, params untouched",
 }
@@ -80,7 +81,18 @@ def check_example(
     failing for the same reason; a crash that an earlier check already reported
     (the same stage and line, or the same missing method) is "see" that check.
     A layer that draws randomness when training is checked in both modes
-    (`stochastic.py`)."""
+    (`stochastic.py`); one that draws its inputs (negative sampling) with them held
+    fixed and recorded (`sampling.py`)."""
+    if spec.drawn:
+        return sampling.check_example(
+            spec,
+            factory,
+            ex,
+            oracle if use_spec else None,
+            _check_all,
+            cell_factory=cell_factory,
+            bucket=bucket,
+        )
     if spec.train_flag is not None:
         return stochastic.check_example(
             spec,
@@ -91,12 +103,25 @@ def check_example(
             cell_factory=cell_factory,
             bucket=bucket,
         )
+    return _check_all(spec, factory, ex, oracle=oracle if use_spec else None, cell_factory=cell_factory, bucket=bucket)
+
+
+def _check_all(
+    spec: Spec,
+    factory: Factory,
+    ex: Example,
+    *,
+    oracle: Oracle | None = None,
+    cell_factory: Factory | None = None,
+    bucket: Mapping[str, int] | None = None,
+) -> list[Finding]:
+    """check_example's checks, on a layer whose randomness (if any) is held fixed."""
     try:
         ctx = checks.setup(
             spec,
             factory,
             ex,
-            oracle if use_spec else None,
+            oracle,
             cell_factory=cell_factory,
             bucket=dict(bucket) if bucket else None,
         )

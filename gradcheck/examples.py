@@ -109,6 +109,8 @@ def make_example(
             first = arg is next(a for a in spec.args if a.kind == "tokens")
             v = tokens if tokens is not None and first else rng.integers(0, dims["V"], size=shape)
             values[arg.name] = np.asarray(v, dtype=np.int64).reshape(shape)
+        elif arg.kind == "drawn":
+            values[arg.name] = np.zeros(shape, dtype=np.int64)  # replaced by what the layer draws (sampling.py)
         elif arg.kind == "onehot":
             values[arg.name] = onehot_labels(rng.integers(0, dims["V"], size=shape[:-1]), dims["V"])
         elif arg.is_label:

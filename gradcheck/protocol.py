@@ -109,17 +109,29 @@ def check_grads_in_place(ctx: Context) -> list[Finding]:
     if listed_twice and any(ctx.grads_before[p] is not ctx.grads_after[p] for p, _ in spec.tied):
         problems.append("a tied weight's grads entry was replaced by a new array; write into it with g[...] = ...")
     # Weight tying is said in the report, whatever the result.
-    tied = [
-        Finding(
-            "tied",
-            "pass",
-            f"{tie(entry)[0]} is tied: params[{pos}] is {entry}; its gradient is checked as grads[{pos}]"
-            f"{'.T' if tie(entry)[1] else ''} plus its other entry, the sum the book's optimizer takes"
-            if listed_twice
-            else f"{tie(entry)[0]} is tied and listed once in params: its grads entry must be the sum of both uses",
+    # One line a tied param (NegativeSamplingLoss's W has five more entries).
+    by_param: dict[str, list[tuple[int, str]]] = {}
+    for pos, entry in spec.tied:
+        by_param.setdefault(tie(entry)[0], []).append((pos, entry))
+    tied = []
+    for name, entries in by_param.items():
+        (pos, entry), more = entries[0], len(entries) > 1
+        if more:  # NegativeSamplingLoss's W: params[1..5] are W too
+            where = f"params[{', '.join(str(p) for p, _ in entries)}] are {entry} too"
+            how = f"the sum of its {len(entries) + 1} grads entries"
+        else:
+            where = f"params[{pos}] is {entry}"
+            how = f"grads[{pos}]{'.T' if tie(entry)[1] else ''} plus its other entry"
+        uses = f"all {len(entries) + 1} uses" if more else "both uses"
+        tied.append(
+            Finding(
+                "tied",
+                "pass",
+                f"{name} is tied: {where}; its gradient is checked as {how}, the sum the book's optimizer takes"
+                if listed_twice
+                else f"{name} is tied and listed once in params: its grads entry must be the sum of {uses}",
+            )
         )
-        for pos, entry in spec.tied
-    ]
     if problems:
         return [Finding("grads-in-place", "fail", "; ".join(problems)), *tied]
     return [Finding("grads-in-place", "pass", "grads written in place"), *tied]

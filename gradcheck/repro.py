@@ -81,6 +81,11 @@ def case_of(spec: Spec, factory: Factory, ex: Example, oracle: Oracle) -> Case |
     """The Case for `ex`, or why there is none."""
     if spec.fn is None:
         return f"{spec.name} is declared with shapes only: there are no expected values from a JAX function to save"
+    if spec.drawn:
+        return (
+            f"{spec.name} draws its {', '.join(a.name for a in spec.drawn)} at random in forward: a reproducer would "
+            "have to hold np.random fixed and record the draws as gradcheck does; replay with the command above"
+        )
     try:
         ctx = checks.setup(spec, factory, ex, oracle)
     except LayerError as err:

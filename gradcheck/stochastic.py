@@ -62,8 +62,8 @@ def fixed_random(seed: int) -> Iterator[None]:
 
 
 def training(spec: Spec, factory: Factory, seed: int) -> Factory:
-    """A factory whose layers run every forward in training mode with the global
-    generator seeded to `seed`: the same mask at every call (and backward seeded
+    """A factory whose layers run every forward in training mode (if the spec has
+    one) with the global generator seeded to `seed`: the same mask (or negatives) at every call (and backward seeded
     too, so that nothing the layer draws comes from or moves the caller's stream)."""
 
     def build(*args, **kwargs):
@@ -74,6 +74,8 @@ def training(spec: Spec, factory: Factory, seed: int) -> Factory:
 
         def forward(*inputs):
             with fixed_random(seed):
+                if spec.train_flag is None:  # a layer that draws in every forward (negative sampling)
+                    return inner(*inputs)
                 if spec.train_flag == "argument":
                     return inner(*inputs, train_flg=True)
                 layer.train_flg = True
@@ -138,8 +140,8 @@ def _not_reproducible(spec: Spec, factory: Factory, ex: Example) -> list[Finding
     try:
         outs = []
         for layer in (calling.build(spec, factory, big), calling.build(spec, factory, big)):
-            outs.append(_forward_once(spec, layer, big))
-        again = _forward_once(spec, layer, big)
+            outs.append(forward_once(spec, layer, big))
+        again = forward_once(spec, layer, big)
         if np.array_equal(outs[0], outs[1], equal_nan=True) and np.array_equal(outs[1], again, equal_nan=True):
             return []
         if not np.array_equal(outs[0], outs[1], equal_nan=True) or spec.kind != "model":
@@ -170,7 +172,7 @@ def _larger(spec: Spec, dims: dict[str, int]) -> dict[str, int]:
     return {k: max(v, least.get(k, 0)) for k, v in dims.items()}
 
 
-def _forward_once(spec: Spec, layer, ex: Example) -> np.ndarray:
+def forward_once(spec: Spec, layer, ex: Example) -> np.ndarray:
     inputs = calling.inputs_for(spec, ex, calling.layer_values(spec, layer, ex))
     state = ex.values[spec.state.name] if spec.state is not None and spec.kind != "model" else None
     carry = tuple(ex.values[a.name] for a in spec.carry) if state is not None else ()

@@ -19,6 +19,7 @@ drawn by Hypothesis itself, so failures shrink to the smallest such structure.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Literal, cast
 
@@ -28,6 +29,7 @@ from hypothesis.extra import numpy as hnp
 
 from .examples import Example, PlanStep, make_example, mask_for
 from .specs import IGNORE_LABEL, Spec
+from .specs.base import shape_of as axes_shape
 from .userspecs import spec_named
 
 LETTERS = "NTDHV"
@@ -97,6 +99,17 @@ def tokens_NT(N: int, T: int, V: int, *, pool: int | None = None) -> st.SearchSt
     _positive(N=N, T=T, V=V)
     top = min(V, pool or max(1, V // 2 + 1))
     return hnp.arrays(np.int64, (N, T), elements=st.integers(0, top - 1))
+
+
+def first_tokens(spec: Spec, dims: Mapping[str, int]) -> st.SearchStrategy[np.ndarray | None]:
+    """The ids of the spec's first tokens input in its shape ((N, T), (N,), or CBOW's
+    contexts (N, 2)), drawn as tokens_NT (N, the rest) so that all shrink alike;
+    None when it takes no token ids."""
+    first = next((a for a in spec.args if a.kind == "tokens"), None)
+    if first is None:
+        return st.none()
+    shape = axes_shape(first.axes, dims)
+    return tokens_NT(shape[0], math.prod(shape[1:]), dims["V"]).map(lambda t: t.reshape(shape))
 
 
 def labels_NT(
@@ -198,10 +211,7 @@ def examples(
     @st.composite
     def draw(data):
         d = data(dims_st)
-        kinds = {a.kind for a in spec.args}
-        tokens = data(tokens_NT(d["N"], d["T"] if "T" in d else 1, d["V"])) if "tokens" in kinds else None
-        if tokens is not None and "T" not in spec.letters:
-            tokens = tokens[:, 0]
+        tokens = data(first_tokens(spec, d))
         # Primary examples count at least one label: every label ignored is a probe
         # of the mask check alone (a 0/0 loss there is a convention, one warning).
         lab = spec.labels

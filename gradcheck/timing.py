@@ -506,8 +506,8 @@ def _other_ignore_label(ctx: Context, ignored: np.ndarray) -> list[Finding]:
 def check_extreme(ctx: Context) -> list[Finding]:
     """Logits of +-1e4: the loss and its gradient stay finite and right (log-sum-exp)."""
     spec, ex = ctx.spec, ctx.ex
-    if spec.kind != "loss" or ctx.oracle is None:
-        return []
+    if spec.kind != "loss" or ctx.oracle is None or spec.labels is None:
+        return []  # NegativeSamplingLoss: its first input is h, not logits
     logits, labels = spec.inputs[0], cast(Arg, spec.labels)
     big = make_example(spec, ex.dims, ex.seed, ex.dtype, labels=ctx.values[labels.name], extreme=True)
     big.dout = ex.dout

@@ -19,6 +19,7 @@ from gradcheck.examples import Example
 from gradcheck.oracle import Oracle
 from gradcheck.specs import Spec
 from gradcheck.specs.base import tie
+from gradcheck.stochastic import fixed_random  # seeds np.random and restores the caller's state
 from gradcheck.strategies import DEFAULT_BOUNDS
 
 # The upper bounds of the default strategies, which are also what `runner.run`
@@ -44,14 +45,37 @@ def build(spec: Spec, ex: Example, *, stateful: bool = True):
     is built from its sizes (`spec.model_sizes`) in the example's dtype and its params overwritten,
     and so is a layer the book builds from sizes (`spec.sized`: ch07's Encoder, Decoder)."""
     params = [ex.values[a.name].copy() for a in spec.params]
+    extra = spec.constructor_extra(ex.dims)  # NegativeSamplingLoss's corpus; CBOW's window_size and corpus
     if spec.sized:
-        model = getattr(rnnref, spec.name)(*spec.model_sizes(ex.dims), dtype=ex.dtype)
-        tied = {pos for pos, _ in spec.tied}  # a view of another param: written through it
-        for p, v in zip([p for i, p in enumerate(model.params) if i not in tied], params, strict=True):
+        model = getattr(rnnref, spec.name)(*spec.model_sizes(ex.dims), *extra, dtype=ex.dtype)
+        # a tied entry is a view of another param: written through it
+        for p, v in zip(_untied(spec, model.params), params, strict=True):
             p[...] = v
         return model
     cls = getattr(rnnref, spec.name)
-    return cls(*params, stateful=stateful) if spec.state is not None else cls(*params)
+    return cls(*params, stateful=stateful) if spec.state is not None else cls(*params, *extra)
+
+
+def _untied(spec: Spec, seq) -> list:
+    """params or grads without the tied entries, where the layer lists them (BetterRnnlm
+    does; NegativeSamplingLoss, CBOW and SkipGram list each weight once)."""
+    listed = len(seq) == len(spec.params) + len(spec.tied)
+    tied = {pos for pos, _ in spec.tied} if listed else set()
+    return [x for i, x in enumerate(seq) if i not in tied]
+
+
+def _redrawn(spec: Spec, layer, inputs: list[np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """The negatives a forward under np.random.seed(seed) drew, re-drawn through
+    rnnref's own samplers in the order its forward draws them (the caller's stream
+    restored)."""
+    if spec.name == "SkipGram":  # one loss per context word, the first context's rows first
+        draws = [(loss.sampler, inputs[0][:, k]) for k, loss in enumerate(layer.loss_layers)]
+    else:  # NegativeSamplingLoss(h, target), CBOW(contexts, target): the target's negatives
+        draws = [((layer.ns_loss if spec.name == "CBOW" else layer).sampler, inputs[1])]
+    with fixed_random(seed):
+        negatives = np.stack([sampler.get_negative_sample(words) for sampler, words in draws])
+    (arg,) = spec.drawn
+    return {arg.name: negatives[0] if len(draws) == 1 else negatives}
 
 
 def inputs_of(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None = None) -> list[np.ndarray]:
@@ -76,7 +100,13 @@ def forward_backward(spec: Spec, layer, ex: Example, values: Mapping[str, np.nda
         layer.reset_state()
     elif spec.state is not None:  # h, and TimeLSTM's c
         layer.set_state(*(np.array(values[a.name], copy=True) for a in spec.states))
-    out = layer.forward(*inputs_of(spec, ex, values))
+    inputs = inputs_of(spec, ex, values)
+    if spec.drawn:  # negative sampling: forward draws; the spec takes what it drew (into ex.values)
+        with fixed_random(ex.seed):
+            out = layer.forward(*[x.copy() for x in inputs])
+        ex.values.update(_redrawn(spec, layer, inputs, ex.seed))
+    else:
+        out = layer.forward(*inputs)
     dout = np.array(dout, copy=True) if isinstance(dout, np.ndarray) else dout
     if spec.outputs:  # a cell with several results (LSTM: h_next, c_next) as the blocks of one array
         out = np.concatenate(out, axis=-1)
@@ -88,10 +118,10 @@ def forward_backward(spec: Spec, layer, ex: Example, values: Mapping[str, np.nda
         grads[spec.returns[0]] = ret
     elif spec.returns:
         grads.update(zip(spec.returns, ret, strict=True))
-    tied = {pos for pos, _ in spec.tied}
-    for a, g in zip(spec.params, [g for i, g in enumerate(layer.grads) if i not in tied], strict=True):
+    for a, g in zip(spec.params, _untied(spec, layer.grads), strict=True):
         grads[a.name] = g
-    for pos, entry in spec.tied:  # a param listed twice: its gradient is the sum of both entries
+    listed = len(layer.grads) == len(spec.params) + len(spec.tied)
+    for pos, entry in spec.tied if listed else ():  # a param listed twice: its gradient is the sum of both entries
         name, transposed = tie(entry)
         grads[name] = grads[name] + (layer.grads[pos].T if transposed else layer.grads[pos])
     if spec.state is not None and spec.kind != "model":

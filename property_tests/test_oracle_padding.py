@@ -43,8 +43,7 @@ def padded_cases(draw, name):
     kinds = {a.kind for a in spec.args}
     tokens = labels = None
     if "tokens" in kinds:
-        tokens = draw(gs.tokens_NT(N, T, dims["V"]), label="tokens")
-        tokens = tokens if "T" in dims else tokens[:, 0]
+        tokens = draw(gs.first_tokens(spec, dims), label="tokens")
     if "labels" in kinds:
         labels = draw(gs.labels_NT(N, T, dims["V"]), label="labels")
     seed = draw(st.integers(0, 2**16), label="seed")

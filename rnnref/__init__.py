@@ -40,7 +40,7 @@ from .time_layers import (
     TimeSoftmaxWithLoss,
 )
 from .word2vec import EmbeddingDot, NegativeSamplingLoss, UnigramSampler
-from .word2vec_models import SimpleCBOW, SimpleSkipGram, TwoLayerNet
+from .word2vec_models import CBOW, SimpleCBOW, SimpleSkipGram, SkipGram, TwoLayerNet
 
 __all__ = [
     "GRU",
@@ -52,6 +52,7 @@ __all__ = [
     "AttentionEncoder",
     "AttentionSeq2seq",
     "AttentionWeight",
+    "CBOW",
     "BetterRnnlm",
     "Decoder",
     "Dropout",
@@ -73,6 +74,7 @@ __all__ = [
     "SimpleCBOW",
     "SimpleRnnlm",
     "SimpleSkipGram",
+    "SkipGram",
     "TimeAffine",
     "TimeAttention",
     "TimeBiLSTM",

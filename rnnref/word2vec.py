@@ -83,12 +83,15 @@ class UnigramSampler:
         check_token_range("target", target, self.vocab_size)
         negative = np.zeros((target.shape[0], self.sample_size), dtype=np.int64)
         for n, t in enumerate(target):
-            p = self.word_p.copy()
-            p[t] = 0  # a word is never its own negative
-            p /= p.sum()
             # The legacy global generator on purpose: the book's draw, which a caller seeds.
-            negative[n] = np.random.choice(self.vocab_size, size=self.sample_size, replace=False, p=p)  # noqa: NPY002
+            negative[n] = np.random.choice(self.vocab_size, size=self.sample_size, replace=False, p=self.row_p(t))  # noqa: NPY002
         return negative
+
+    def row_p(self, target_word: int) -> np.ndarray:
+        """The distribution a row draws its negatives from: word_p with its target's share removed."""
+        p = self.word_p.copy()
+        p[target_word] = 0  # a word is never its own negative
+        return p / p.sum()
 
 
 class NegativeSamplingLoss:

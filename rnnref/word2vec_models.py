@@ -1,5 +1,6 @@
-"""The small networks of the book's chapters 1 and 3, built from the plain layers:
-TwoLayerNet (ch01/two_layer_net.py), SimpleCBOW and SimpleSkipGram (ch03)."""
+"""The small networks of the book's chapters 1, 3 and 4, built from the plain layers:
+TwoLayerNet (ch01/two_layer_net.py), SimpleCBOW and SimpleSkipGram (ch03), CBOW and
+SkipGram over negative sampling (ch04/cbow.py, ch04/skip_gram.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._validate import onehot_rows
-from .layers import Affine, MatMul, Sigmoid, SoftmaxWithLoss
+from ._validate import int_array, onehot_rows
+from .layers import Affine, Embedding, MatMul, Sigmoid, SoftmaxWithLoss
 from .models import _LanguageModel
+from .time_layers import TimeEmbedding
+from .word2vec import NegativeSamplingLoss
 
-__all__ = ["SimpleCBOW", "SimpleSkipGram", "TwoLayerNet"]
+__all__ = ["CBOW", "SimpleCBOW", "SimpleSkipGram", "SkipGram", "TwoLayerNet"]
 
 
 class TwoLayerNet(_LanguageModel):
@@ -149,4 +152,98 @@ class SimpleCBOW(_LanguageModel):
         dh = self.out_layer.backward(self.loss_layer.backward(dout)) * 0.5
         for layer in self.in_layers:
             layer.backward(dh)
+        return None
+
+
+class _NegativeSamplingModel:
+    """What CBOW and SkipGram share: the constructor (vocab_size, hidden_size,
+    window_size, corpus), W_in and W_out (V, H) drawn N(0, 0.01^2) as the book draws
+    them, in float32 like the book's unless `dtype` says (keyword-only, with `seed`
+    or `rng`); word_vecs is W_in. A subclass builds its layers in `_build`."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        window_size: int,
+        corpus: np.ndarray,
+        *,
+        dtype: DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        sizes = {"vocab_size": vocab_size, "hidden_size": hidden_size, "window_size": window_size}
+        (V, H, window), dtype, rng = _LanguageModel._setup(sizes, dtype, seed, rng)
+        rn = rng.standard_normal
+        W_in, W_out = (0.01 * rn((V, H))).astype(dtype), (0.01 * rn((V, H))).astype(dtype)
+        self.n_contexts = 2 * window
+        self._build(W_in, W_out, corpus)
+        self.word_vecs = W_in
+
+    def _build(self, W_in: np.ndarray, W_out: np.ndarray, corpus: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class CBOW(_NegativeSamplingModel):
+    """CBOW over negative sampling (ch04/cbow.py): h = the mean of the context words'
+    rows of W_in, and NegativeSamplingLoss(W_out, corpus) of h against the target.
+
+    CBOW(vocab_size V, hidden_size H, window_size, corpus): W_in and W_out (V, H)
+    drawn N(0, 0.01^2) in float32 like the book's (keyword-only `dtype`, `seed` or
+    `rng`); the loss draws 5 negatives a row from count ** 0.75 (np.random, as the
+    book's). params/grads: [W_in, W_out], each listed once (the book lists W_in once
+    per context word and W_out once per EmbeddingDot: 2 * window_size + 6 entries);
+    word_vecs is W_in. forward(contexts: (N, 2 * window_size) ids, target: (N,) ids)
+    -> loss; backward(dout=1) -> None.
+    """
+
+    def _build(self, W_in: np.ndarray, W_out: np.ndarray, corpus: np.ndarray) -> None:
+        self.in_layer = TimeEmbedding(W_in)  # every context word's row at once: (N, 2 * window_size, H)
+        self.ns_loss = NegativeSamplingLoss(W_out, corpus, power=0.75, sample_size=5)
+        self.params = [*self.in_layer.params, *self.ns_loss.params]
+        self.grads = [*self.in_layer.grads, *self.ns_loss.grads]
+
+    def forward(self, contexts: np.ndarray, target: np.ndarray) -> np.ndarray:
+        contexts = int_array("contexts", contexts, ("N", self.n_contexts))
+        h = self.in_layer.forward(contexts).sum(axis=1) * (1 / self.n_contexts)
+        return self.ns_loss.forward(h, target)
+
+    def backward(self, dout: float = 1) -> None:
+        # h is the mean of the context rows: each gets dh / (2 * window_size).
+        dh = self.ns_loss.backward(dout) * (1 / self.n_contexts)
+        self.in_layer.backward(np.repeat(dh[:, None, :], self.n_contexts, axis=1))
+        return None
+
+
+class SkipGram(_NegativeSamplingModel):
+    """Skip-gram over negative sampling (ch04/skip_gram.py): h = the target's row of
+    W_in, and one NegativeSamplingLoss(W_out, corpus) of h per context word, summed.
+
+    SkipGram(vocab_size V, hidden_size H, window_size, corpus): as CBOW (float32,
+    keyword-only `dtype`, `seed` or `rng`). Each context word's loss draws its own
+    negatives, the first context's rows first. params/grads: [W_in, W_out], each
+    listed once, grads[1] the sum over the context words' losses (the book lists
+    W_out 6 times per context word). forward(contexts: (N, 2 * window_size) ids,
+    target: (N,) ids) -> loss; backward(dout=1) -> None.
+    """
+
+    def _build(self, W_in: np.ndarray, W_out: np.ndarray, corpus: np.ndarray) -> None:
+        self.in_layer = Embedding(W_in)
+        self.loss_layers = [
+            NegativeSamplingLoss(W_out, corpus, power=0.75, sample_size=5) for _ in range(self.n_contexts)
+        ]
+        self.params = [W_in, W_out]
+        self.grads = [self.in_layer.grads[0], np.zeros_like(W_out)]
+
+    def forward(self, contexts: np.ndarray, target: np.ndarray) -> np.ndarray:
+        contexts = int_array("contexts", contexts, ("N", len(self.loss_layers)))
+        h = self.in_layer.forward(target)
+        return sum((layer.forward(h, contexts[:, k]) for k, layer in enumerate(self.loss_layers)), np.zeros((), h.dtype))
+
+    def backward(self, dout: float = 1) -> None:
+        # h feeds every context word's loss: its gradients add, and so do W_out's.
+        dh = np.sum([layer.backward(dout) for layer in self.loss_layers], axis=0)
+        self.in_layer.backward(dh)
+        dW_out = self.grads[1]
+        dW_out[...] = np.sum([layer.grads[0] for layer in self.loss_layers], axis=0)
         return None

@@ -609,6 +609,19 @@ class TimeDropoutKeepsTooMuch(rnnref.TimeDropout):
         return xs * self.mask
 
 
+class _UnigramPowerIgnored(rnnref.UnigramSampler):
+    def __init__(self, corpus, power, sample_size):
+        super().__init__(corpus, 1.0, sample_size)  # BUG: counts, not counts ** power
+
+
+class NegativeSamplingPowerIgnored(rnnref.NegativeSamplingLoss):
+    """Its sampler draws from the counts themselves, the power ignored."""
+
+    def __init__(self, W, corpus, power=0.75, sample_size=5):
+        super().__init__(W, corpus, power, sample_size)
+        self.sampler = _UnigramPowerIgnored(corpus, power, sample_size)
+
+
 class BetterRnnlmNotTied(rnnref.BetterRnnlm):
     """The affine layer holds a copy of embed_W.T: the weights train apart."""
 

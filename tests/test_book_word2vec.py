@@ -20,7 +20,9 @@ RUNS = {
     "ch01_two_layer_net": ("ch01/two_layer_net.py", {"TwoLayerNet": {}}),
     "ch03_simple_cbow": ("ch03/simple_cbow.py", {"SimpleCBOW": {}}),
     "ch03_simple_skip_gram": ("ch03/simple_skip_gram.py", {"SimpleSkipGram": {}}),
-    "ch04_negative_sampling": ("ch04/negative_sampling_layer.py", {"EmbeddingDot": {}}),
+    "ch04_negative_sampling": ("ch04/negative_sampling_layer.py", {"EmbeddingDot": {}, "NegativeSamplingLoss": {}}),
+    "ch04_cbow": ("ch04/cbow.py", {"CBOW": {}}),
+    "ch04_skip_gram": ("ch04/skip_gram.py", {"SkipGram": {}}),
 }
 
 

@@ -31,6 +31,7 @@ REFERENCE = {
     "TimeDropout": rnnref.TimeDropout,
     "BetterRnnlm": rnnref.BetterRnnlm,
     "Seq2seq": rnnref.Seq2seq,
+    "NegativeSamplingLoss": rnnref.NegativeSamplingLoss,
 }
 CELLS = {"TimeRNN": rnnref.RNN, "TimeEmbedding": rnnref.Embedding, "TimeAffine": rnnref.Affine}
 
@@ -118,6 +119,7 @@ CASES = [
     Case("extreme", B.TimeSoftmaxWithLossNaive, "TimeSoftmaxWithLoss", status="warn"),
     Case("eval", B.TimeDropoutEvalMasks, "TimeDropout"),
     Case("dropout", B.TimeDropoutKeepsTooMuch, "TimeDropout"),
+    Case("sampler", B.NegativeSamplingPowerIgnored, "NegativeSamplingLoss"),
     Case("tied", B.BetterRnnlmNotTied, "BetterRnnlm", kw={"dims": {"N": 2, "T": 3, "H": 4, "V": 6}}),
     Case("crash", B.RNNForwardRaises, "RNN"),
     Case("crash", B.RNNMissingTransposeRaises, "RNN"),

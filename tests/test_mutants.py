@@ -28,11 +28,13 @@ def examples(spec: Spec, seeds: int = 5) -> Iterator[Example]:
     """Seeded examples at dims A and B, two at C; for losses and models also labels
     with nothing ignored, as ints (the mask check then compares one-hot) and, for
     class ids, one-hot."""
-    for dims in (DIMS_A, DIMS_B):
+    least = dict(spec.min_dims)  # NegativeSamplingLoss draws 5 distinct negatives: V >= 6
+    dims_a, dims_b, dims_c = ({k: max(v, least.get(k, 0)) for k, v in d.items()} for d in (DIMS_A, DIMS_B, DIMS_C))
+    for dims in (dims_a, dims_b):
         for seed in range(seeds):
             yield make_example(spec, dims, seed)
     for seed in range(min(seeds, 2)):
-        yield make_example(spec, DIMS_C, seed)
+        yield make_example(spec, dims_c, seed)
     lab = spec.labels
     if lab is not None:
         shape = tuple(DIMS_A[a] for a in lab.axes)

@@ -117,6 +117,7 @@ Encoder64, Decoder64, Seq2seq64, PeekyDecoder64, PeekySeq2seq64 = (
 AttentionEncoder64, AttentionDecoder64, AttentionSeq2seq64 = (
     _in_float64(c) for c in (rnnref.AttentionEncoder, rnnref.AttentionDecoder, rnnref.AttentionSeq2seq)
 )
+CBOW64, SkipGram64 = (_in_float64(c) for c in (rnnref.CBOW, rnnref.SkipGram))
 
 
 def reference() -> dict[str, type]:
@@ -145,9 +146,12 @@ def reference() -> dict[str, type]:
         "TimeBiLSTM": rnnref.TimeBiLSTM,
         "Rnnlm": Rnnlm64,
         "EmbeddingDot": rnnref.EmbeddingDot,
+        "NegativeSamplingLoss": rnnref.NegativeSamplingLoss,
         "TwoLayerNet": rnnref.TwoLayerNet,
         "SimpleSkipGram": SimpleSkipGram64,
         "SimpleCBOW": SimpleCBOW64,
+        "CBOW": CBOW64,
+        "SkipGram": SkipGram64,
         "Dropout": rnnref.Dropout,
         "TimeDropout": rnnref.TimeDropout,
         "BetterRnnlm": BetterRnnlm64,

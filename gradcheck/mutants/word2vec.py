@@ -1,6 +1,11 @@
-"""Mutants of the word2vec family: EmbeddingDot, TwoLayerNet, SimpleSkipGram, SimpleCBOW."""
+"""Mutants of the word2vec family: EmbeddingDot, TwoLayerNet, SimpleSkipGram, SimpleCBOW,
+NegativeSamplingLoss, CBOW, SkipGram."""
 
 from __future__ import annotations
+
+import numpy as np
+
+import rnnref
 
 from . import Mutant, edit
 
@@ -81,5 +86,94 @@ MUTANTS: list[Mutant] = [
         new="return self.out_layer.forward(h0 + h1)  # BUG: the sum of the context vectors, not their mean",
         name="simple-cbow-forward-sum-not-mean", family="mean instead of sum", layers=_CBOW,
         description="forward sums the two context vectors; backward halves dh as for the mean",
+    ),
+]
+
+
+class _SamplerKeepsTarget(rnnref.UnigramSampler):
+    def row_p(self, target_word: int) -> np.ndarray:
+        return self.word_p  # BUG: the target keeps its share of p: a word can be drawn as its own negative
+
+
+class NegativeSamplingTargetInP(rnnref.NegativeSamplingLoss):
+    """rnnref.NegativeSamplingLoss whose sampler leaves the target in the distribution."""
+
+    def __init__(self, W: np.ndarray, corpus: np.ndarray, power: float = 0.75, sample_size: int = 5) -> None:
+        super().__init__(W, corpus, power, sample_size)
+        self.sampler = _SamplerKeepsTarget(corpus, power, sample_size)  # BUG: its row_p keeps the target's share
+
+
+_NEG = ("NegativeSamplingLoss",)
+
+MUTANTS += [
+    edit(
+        "NegativeSamplingLoss", "forward",
+        old="label[:, 0] = 1",
+        new="label[:, 1:] = 1  # BUG: labels exchanged: the negatives get 1, the target 0",
+        name="neg-sampling-labels-swapped", family="negative labels swapped", layers=_NEG,
+        description="the target is scored against label 0 and its negatives against 1",
+    ),
+    Mutant(
+        "neg-sampling-target-in-p", "target left in the sampling distribution", _NEG,
+        "the sampler draws from count ** 0.75 without removing the row's target: a word can be its own negative",
+        written=NegativeSamplingTargetInP,
+    ),
+    edit(
+        "NegativeSamplingLoss", "backward",
+        old="np.add.at(dW, words, dscore[:, :, None] * h[:, None, :])",
+        new="np.add.at(dW, words[:, :1], dscore[:, :1, None] * h[:, None, :])  # BUG: the negatives' rows of dW dropped",
+        name="neg-sampling-negatives-dW-dropped", family="a gradient path dropped", layers=_NEG,
+        description="dW gets the target's contribution only, not its negatives'",
+    ),
+    edit(
+        "NegativeSamplingLoss", "backward",
+        old="np.add.at(dW, words, dscore[:, :, None] * h[:, None, :])",
+        new="dW[words] += dscore[:, :, None] * h[:, None, :]  # BUG: buffered fancy-index add: a repeated word gets one row",
+        name="neg-sampling-assign-not-add-at", family="assignment instead of np.add.at", layers=_NEG,
+        description="dW[words] += ...: a word drawn in two rows (or as a target and a negative) keeps one contribution",
+    ),
+]
+
+_CBOW4 = ("CBOW",)
+_SKIP_GRAM4 = ("SkipGram",)
+
+MUTANTS += [
+    edit(
+        "CBOW", "backward",
+        old="dh = self.ns_loss.backward(dout) * (1 / self.n_contexts)",
+        new="dh = self.ns_loss.backward(dout)  # BUG: h is the mean of the context rows: each gets dh / 2",
+        name="cbow-context-gradient-not-divided", family="gradient not divided as the forward does",
+        layers=_CBOW4,
+        description="each context word's row gets dh, not dh / (2 * window_size), though h is their mean",
+    ),
+    edit(
+        "CBOW", "backward",
+        old="self.in_layer.backward(np.repeat(dh[:, None, :], self.n_contexts, axis=1))",
+        new="""dhs = np.zeros((dh.shape[0], self.n_contexts, dh.shape[1]), dtype=dh.dtype)
+dhs[:, 0] = dh  # BUG: every context word's row feeds h, not the first only
+self.in_layer.backward(dhs)""",
+        name="cbow-one-context-gradient", family="gradient not duplicated as the forward does", layers=_CBOW4,
+        description="only the first context word's row gets dh; the others' rows of dW_in stay 0",
+    ),
+    edit(
+        "CBOW", "forward",
+        old="h = self.in_layer.forward(contexts).sum(axis=1) * (1 / self.n_contexts)",
+        new="h = self.in_layer.forward(contexts).sum(axis=1)  # BUG: the sum of the context rows, not their mean",
+        name="cbow-forward-sum-not-mean", family="mean instead of sum", layers=_CBOW4,
+        description="forward sums the context rows; backward divides dh as for the mean",
+    ),
+    edit(
+        "SkipGram", "backward",
+        old="dh = np.sum([layer.backward(dout) for layer in self.loss_layers], axis=0)",
+        new="dh = [layer.backward(dout) for layer in self.loss_layers][0]  # BUG: h feeds every context's loss: sum them",
+        name="skip-gram-one-context-dh", family="a gradient path dropped", layers=_SKIP_GRAM4,
+        description="dW_in takes the first context word's loss gradient only",
+    ),
+    edit(
+        "SkipGram", "backward",
+        old="dW_out[...] = np.sum([layer.grads[0] for layer in self.loss_layers], axis=0)",
+        new="dW_out[...] = self.loss_layers[0].grads[0]  # BUG: every context word's loss uses W_out: sum their grads",
+        name="skip-gram-dW-out-one-context", family="tied weights' gradients not summed", layers=_SKIP_GRAM4,
+        description="dW_out is the first context word's loss's gradient only",
     ),
 ]

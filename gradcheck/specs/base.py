@@ -20,7 +20,9 @@ import jax
 
 IGNORE_LABEL = -1  # the book's TimeSoftmaxWithLoss.ignore_label
 
-ArgKind = Literal["weight", "table", "bias", "float", "state", "tokens", "labels", "classes", "binary", "onehot"]
+ArgKind = Literal[
+    "weight", "table", "bias", "float", "state", "tokens", "labels", "classes", "binary", "onehot", "drawn"
+]
 
 # Label kinds: "labels" are class ids that may hold IGNORE_LABEL (the book's
 # TimeSoftmaxWithLoss); "classes" are class ids in [0, V) with no ignore label (the
@@ -34,6 +36,10 @@ PAD_LABEL = -1
 # target (N, V)): ids in [0, V) drawn and stored one-hot, the last axis V. A
 # matrix product reads them, so they are inputs, not labels; they have no
 # gradient, and pad with 0 (a padded row or class is no word).
+# "drawn": word ids the layer draws itself in forward (NegativeSamplingLoss's
+# negatives), which the spec takes as an input (`Spec.drawn`): no gradient; the
+# example holds zeros until the checker records what the layer drew
+# (gradcheck/sampling.py).
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class Arg:
 
     @property
     def differentiable(self) -> bool:
-        return self.kind not in ("tokens", "onehot") and not self.is_label
+        return self.kind not in ("tokens", "onehot", "drawn") and not self.is_label
 
     @property
     def is_label(self) -> bool:
@@ -149,7 +155,7 @@ class Spec:
     outputs: for a cell that returns several arrays (LSTM: h_next, c_next), their
       names; they are the blocks of `output_axes`' last axis, in order, and
       backward takes one gradient per block.
-    fn(*params, *inputs[, state, *carry]) -> output, in JAX.
+    fn(*params, *inputs, *drawn[, state, *carry]) -> output, in JAX.
     kind: "layer" (backward takes an array), "loss" (forward returns a scalar,
       backward takes dout, a number), "model" (built from dims, params written in).
     sizes: a model's constructor arguments, as the dims they are: SimpleRnnlm(
@@ -188,6 +194,13 @@ class Spec:
       every index of the others, non-negative and summing to 1 (AttentionWeight:
       over T, the encoder steps); property_tests/test_attention_weights.py asserts
       it of the spec and of rnnref.
+    drawn: what the layer draws at random in forward and the spec takes after the
+      inputs (NegativeSamplingLoss's negatives, axes in draw order); the checker
+      holds np.random fixed and records the draws (gradcheck/sampling.py).
+    extra_args(dims): constructor arguments after the arrays (or sizes), built from
+      the example's dims: NegativeSamplingLoss(W, corpus), CBOW(V, H, window_size, corpus).
+    sampler: the layer takes (W, corpus) and draws its negatives from count ** 0.75
+      with the target left out: the draws get a statistical check (sampling.py).
     """
 
     name: str
@@ -214,6 +227,9 @@ class Spec:
     generates: bool = False
     distribution_over: str | None = None
     decode: Callable[..., jax.Array] | None = None
+    drawn: tuple[Arg, ...] = ()
+    extra_args: Callable[[Mapping[str, int]], tuple] | None = None
+    sampler: bool = False
 
     def __post_init__(self) -> None:
         if not self.letters:
@@ -229,6 +245,10 @@ class Spec:
     def model_sizes(self, dims: Mapping[str, int]) -> tuple[int, ...]:
         """The arguments a model is built with at `dims` (see `sizes`)."""
         return tuple(dims[letter] for letter in self.sizes)
+
+    def constructor_extra(self, dims: Mapping[str, int]) -> tuple:
+        """The constructor's arguments after its arrays or sizes (see `extra_args`)."""
+        return tuple(self.extra_args(dims)) if self.extra_args is not None else ()
 
     @property
     def sized(self) -> bool:
@@ -248,7 +268,7 @@ class Spec:
     @property
     def args(self) -> tuple[Arg, ...]:
         """Every array the spec function takes, in its order."""
-        return (*self.params, *self.inputs, *self.states)
+        return (*self.params, *self.inputs, *self.drawn, *self.states)
 
     @property
     def grad_args(self) -> tuple[Arg, ...]:

@@ -3,11 +3,14 @@ small networks trained on one-hot words."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import jax.numpy as jnp
+import numpy as np
 
 from .base import PAD_LABEL, Arg, Convention, Spec
 from .basic import affine, embedding, matmul, sigmoid
-from .losses import SOFTMAX_EPS, softmax_cross_entropy
+from .losses import SIGMOID_EPS, SOFTMAX_EPS, sigmoid_cross_entropy, softmax_cross_entropy
 
 
 def embedding_dot(W, h, idx):
@@ -68,11 +71,56 @@ def negative_sampling(loss):
     return fn
 
 
-def with_book_loss(net):
-    """A network over softmax cross-entropy: its exact function, and its function
-    with the book's SoftmaxWithLoss (log(y + 1e-7)) as the one convention."""
-    book = Convention(SOFTMAX_EPS.name, net(SOFTMAX_EPS.fn), SOFTMAX_EPS.message)
-    return {"fn": net(softmax_cross_entropy), "conventions": (book,)}
+# The book's NegativeSamplingLoss(W, corpus, power=0.75, sample_size=5): the spec
+# takes S = 5 negatives per row (a fixed extent), so V >= S + 1 distinct words.
+SAMPLE_SIZE = 5
+
+
+def unigram_corpus(V: int) -> np.ndarray:
+    """A corpus over the vocabulary [0, V) with every id present (the book sizes its
+    sampler's vocabulary as the number of distinct ids): word w appears w + 1 times."""
+    return np.repeat(np.arange(V), np.arange(1, V + 1))
+
+
+def corpus_args(dims: Mapping[str, int]) -> tuple:
+    """NegativeSamplingLoss(W, corpus)'s arguments after W."""
+    return (unigram_corpus(dims["V"]),)
+
+
+def cbow(loss):
+    """h = the mean of the context words' rows of W_in, then negative sampling of h
+    against the target with W_out."""
+    ns = negative_sampling(loss)
+
+    def fn(W_in, W_out, contexts, target, negatives):
+        return ns(W_out, jnp.mean(embedding(W_in, contexts), axis=1), target, negatives)
+
+    return fn
+
+
+def skip_gram(loss):
+    """h = the target's row of W_in, then negative sampling of h against each
+    context word with W_out, summed; negatives (contexts, N, S): each context word's
+    loss draws its own, the first context's rows first."""
+    ns = negative_sampling(loss)
+
+    def fn(W_in, W_out, contexts, target, negatives):
+        h = embedding(W_in, target)
+        return sum(ns(W_out, h, contexts[:, k], negatives[k]) for k in range(contexts.shape[1]))
+
+    return fn
+
+
+def window_corpus_args(dims: Mapping[str, int]) -> tuple:
+    """CBOW(V, H, window_size, corpus)'s arguments after the sizes: window_size 1."""
+    return (1, *corpus_args(dims))
+
+
+def with_book_loss(net, exact=softmax_cross_entropy, book=SOFTMAX_EPS):
+    """A network over a loss (softmax cross-entropy unless told): its exact function,
+    and its function with the book's loss (log(y + 1e-7)) as the one convention."""
+    convention = Convention(book.name, net(book.fn), book.message)
+    return {"fn": net(exact), "conventions": (convention,)}
 
 
 SPECS = (
@@ -120,5 +168,51 @@ SPECS = (
         unpadded=("V",),  # as SimpleSkipGram: no bias for padded classes
         tied=((1, "W_in"),),  # params: [W_in, W_in, W_out], one MatMul(W_in) per context word
         **with_book_loss(simple_cbow),
+    ),
+    Spec(
+        "NegativeSamplingLoss",
+        params=(Arg("W", ("V", "D"), "table"),),
+        # A padded row's target is PAD_LABEL: the spec does not count it.
+        inputs=(Arg("h", ("N", "D"), "float"), Arg("target", ("N",), "tokens", PAD_LABEL)),
+        drawn=(Arg("negatives", ("N", str(SAMPLE_SIZE)), "drawn"),),
+        output_axes=(),
+        kind="loss",
+        returns=("h",),
+        # The book lists W once per EmbeddingDot: S + 1 entries of the same array.
+        tied=tuple((i, "W") for i in range(1, SAMPLE_SIZE + 1)),
+        min_dims=(("V", SAMPLE_SIZE + 1),),
+        extra_args=corpus_args,
+        sampler=True,
+        **with_book_loss(negative_sampling, sigmoid_cross_entropy, SIGMOID_EPS),  # the book's SigmoidWithLoss
+    ),
+    Spec(
+        "CBOW",
+        params=(Arg("W_in", ("V", "H"), "table"), Arg("W_out", ("V", "H"), "table")),
+        # window_size 1: two context words; a padded row's target is not counted.
+        inputs=(Arg("contexts", ("N", "2"), "tokens"), Arg("target", ("N",), "tokens", PAD_LABEL)),
+        drawn=(Arg("negatives", ("N", str(SAMPLE_SIZE)), "drawn"),),
+        output_axes=(),
+        kind="model",
+        sizes=("V", "H"),  # CBOW(vocab_size, hidden_size, window_size, corpus)
+        extra_args=window_corpus_args,
+        # The book's params: W_in once per context word, W_out once per EmbeddingDot.
+        tied=((1, "W_in"), *((i, "W_out") for i in range(3, SAMPLE_SIZE + 3))),
+        min_dims=(("V", SAMPLE_SIZE + 1),),
+        **with_book_loss(cbow, sigmoid_cross_entropy, SIGMOID_EPS),
+    ),
+    Spec(
+        "SkipGram",
+        params=(Arg("W_in", ("V", "H"), "table"), Arg("W_out", ("V", "H"), "table")),
+        # A padded row's context words are the labels: not counted.
+        inputs=(Arg("contexts", ("N", "2"), "tokens", PAD_LABEL), Arg("target", ("N",), "tokens")),
+        drawn=(Arg("negatives", ("2", "N", str(SAMPLE_SIZE)), "drawn"),),  # in draw order: context by context
+        output_axes=(),
+        kind="model",
+        sizes=("V", "H"),  # SkipGram(vocab_size, hidden_size, window_size, corpus)
+        extra_args=window_corpus_args,
+        # The book's params: W_in, then W_out once per EmbeddingDot of each context word's loss.
+        tied=tuple((i, "W_out") for i in range(2, 2 * (SAMPLE_SIZE + 1) + 1)),
+        min_dims=(("V", SAMPLE_SIZE + 1),),
+        **with_book_loss(skip_gram, sigmoid_cross_entropy, SIGMOID_EPS),
     ),
 )
