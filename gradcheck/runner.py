@@ -7,6 +7,7 @@ fails; the report keeps that example, readable, and the line that replays it.
 
 from __future__ import annotations
 
+import gc
 import random
 import shlex
 import signal
@@ -161,8 +162,8 @@ def run_layer(target: Target, options: RunOptions, oracle: Oracle) -> LayerRepor
                 raise _OutOfBudget()
             if not limit or left < limit:
                 limit, which = left, "budget"
-        with _time_limit(limit):
-            try:
+        try:
+            with _time_limit(limit):  # left (the alarm off) before an except below runs
                 findings = check_example(
                     spec,
                     target.factory,
@@ -172,24 +173,24 @@ def run_layer(target: Target, options: RunOptions, oracle: Oracle) -> LayerRepor
                     bucket=bucket,
                     use_spec=spec.fn is not None,  # a layer declared with shapes only: no JAX comparison
                 )
-            except ExampleTimeout:
-                if which == "budget":
-                    raise _OutOfBudget() from None
-                hung = [
-                    Finding(
-                        "crash",
-                        "fail",
-                        f"one example took longer than {options.timeout:g} s (does the layer hang?); "
-                        f"limit hit: --timeout {options.timeout:g}",
-                    )
-                ]
-                report.add(hung, ex)
-                last = _Hung(hung, ex)
-                raise last from None
-            except (SystemExit, KeyboardInterrupt) as exc:
-                if not options.contain_exits:
-                    raise
-                findings = [exit_finding(exc)]
+        except ExampleTimeout:
+            if which == "budget":
+                raise _OutOfBudget() from None
+            hung = [
+                Finding(
+                    "crash",
+                    "fail",
+                    f"one example took longer than {options.timeout:g} s (does the layer hang?); "
+                    f"limit hit: --timeout {options.timeout:g}",
+                )
+            ]
+            report.add(hung, ex)
+            last = _Hung(hung, ex)
+            raise last from None
+        except (SystemExit, KeyboardInterrupt) as exc:
+            if not options.contain_exits:
+                raise
+            findings = [exit_finding(exc)]
         report.add(findings, None)
         bad = {"fail", "warn"} if options.strict else {"fail"}
         if any(f.status in bad for f in findings):
@@ -284,6 +285,33 @@ def _replay(target: Target, options: RunOptions, seed: int | None, blob: str | N
     )
 
 
+# Seconds until the alarm fires again when it struck where an exception cannot
+# propagate: in the garbage collector (its callbacks, Hypothesis has one; the
+# weakref callbacks and __del__ it runs), where it would be printed as
+# "Exception ignored" and the example would run on.
+GC_RETRY = 0.01
+_GC_RUNNING = False
+
+
+def _gc_phase(phase: str, info: dict) -> None:
+    """Registered first in gc.callbacks: whether a collection is under way."""
+    global _GC_RUNNING
+    _GC_RUNNING = phase == "start"
+
+
+gc.callbacks.insert(0, _gc_phase)
+
+
+def _in_gc_callback(frame) -> bool:
+    """Whether `frame` runs inside one of `gc.callbacks` (or something it called)."""
+    codes = {getattr(getattr(cb, "__func__", cb), "__code__", None) for cb in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in codes:
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextmanager
 def _time_limit(seconds: float | None):
     """Raise ExampleTimeout after `seconds` (main thread only; elsewhere no limit)."""
@@ -292,6 +320,12 @@ def _time_limit(seconds: float | None):
         return
 
     def on_alarm(signum, frame):
+        # Armed again first: if this raise is lost (an exception cannot leave a
+        # weakref callback or __del__ either), the next one comes GC_RETRY s later.
+        # Raised, it leaves the `with` (whose exit turns the alarm off) at once.
+        signal.setitimer(signal.ITIMER_REAL, GC_RETRY)
+        if _GC_RUNNING or _in_gc_callback(frame):  # within the garbage collector: the retry raises it
+            return
         raise ExampleTimeout()
 
     old = signal.signal(signal.SIGALRM, on_alarm)

@@ -72,3 +72,32 @@ def test_sys_exit_propagates_in_process():
     # gradcheck selftest and library callers run in-process: there, an exit is not ours to swallow
     with pytest.raises(SystemExit):
         run_layer(Target("TimeAffine", ExitingAffine), RunOptions(profile="ci", max_examples=2), ORACLE)
+
+
+def test_the_time_limit_is_not_lost_in_a_garbage_collector_callback():
+    """The per-example alarm can strike while a gc callback runs (Hypothesis has one);
+    raised there, ExampleTimeout would be lost ("unraisable") and the example would
+    run on. It fires again just after, in the example's own code."""
+    import gc
+
+    from gradcheck.runner import ExampleTimeout, _time_limit
+
+    def slow_callback(phase, info):
+        end = time.monotonic() + 0.3
+        while time.monotonic() < end:  # the alarm (0.05 s) strikes in here
+            pass
+
+    unraisable = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    gc.callbacks.append(slow_callback)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ExampleTimeout), _time_limit(0.05):
+            gc.collect()
+            while time.monotonic() < started + 5:
+                pass
+    finally:
+        gc.callbacks.remove(slow_callback)
+        sys.unraisablehook = hook
+    assert not unraisable, [u.exc_value for u in unraisable]
+    assert time.monotonic() - started < 2  # stopped just after the callback, not at the loop's end
