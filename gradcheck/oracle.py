@@ -200,14 +200,15 @@ def _float64_on() -> None:
 
 def sub_bucket(bucket: Mapping[str, int], dims: Mapping[str, int]) -> dict[str, int]:
     """The bucket for a call smaller than its example (a stateful chunk, a thin
-    batch): an extent of at most PAD_LIMIT is padded to 4 or 16 (powers of four:
-    few buckets, so few compiles; at PTB size each costs about a second) where that
-    at least halves the example's extent (at H=256 a 2-step chunk padded to the
-    example's 16 steps cost 8x its work); else it keeps the example's (no compile)."""
+    batch): an extent of at most PAD_LIMIT is padded to the next power of two, at
+    least 4 (few buckets, so few compiles; at PTB size each costs about a second),
+    where that at least halves the example's extent (at H=256 a 2-step chunk padded
+    to the example's 16 steps cost 8x its work); else it keeps the example's (no
+    compile)."""
     out = {}
     for k, b in bucket.items():
         n = dims.get(k, b)
-        own = 4 if n <= 4 else 16
+        own = max(4, 1 << (int(n) - 1).bit_length())
         out[k] = own if n <= PAD_LIMIT and 2 * own <= b else b
     return out
 

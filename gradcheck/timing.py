@@ -174,6 +174,9 @@ def check_stateful(ctx: Context) -> list[Finding]:
     N, H = ex.dims["N"], ex.dims["H"]
     zeros = tuple(np.zeros(shape_of(a, ex.dims)) for a in spec.states)
     states, pos, rng, sets = zeros, 0, np.random.default_rng(ex.seed + 3), 0
+    # The chunk whose end state the next chunk starts from, asked of the spec only
+    # when a next chunk comes (not after the last, nor before set_state/reset_state).
+    pending: tuple | None = None
     bucket = ctx.bucket or default_bucket(ctx.ex.dims)
     findings = []
     plan = list(ex.plan)
@@ -188,7 +191,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
         if step[0] == "reset":
             if can_reset:  # without it the state carries on: so does h
                 calling.method(layer, "reset_state")
-                states = zeros
+                states, pending = zeros, None
             continue
         if step[0] == "set_state":
             if spec.kind == "model" or not can_set:
@@ -197,6 +200,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
             # other time h alone: set_state(h, c=None) starts c from zeros (seq2seq decoders rely on it)
             states = tuple(rng.uniform(-0.9, 0.9, size=(N, H)).astype(ex.dtype) for _ in spec.states)
             sets += 1
+            pending = None
             if spec.carry and sets % 2:  # the first set_state of a plan: h alone
                 states = (states[0], *(np.zeros_like(s) for s in states[1:]))
                 calling.method(layer, "set_state", states[0].copy())
@@ -208,6 +212,8 @@ def check_stateful(ctx: Context) -> list[Finding]:
             continue
         sl = slice(pos, pos + k)
         pos += k
+        if pending is not None:
+            states, pending = _final_state(*pending), None
         chunk = chunk_values(spec, values, sl, states)
         dims = {**ex.dims, "T": k}
         dout = ex.dout[:, sl] if isinstance(ex.dout, np.ndarray) else ex.dout
@@ -221,7 +227,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
         if "ts" in chunk and (chunk["ts"] == IGNORE_LABEL).all() and not np.isfinite(out).all():
             # 0/0 for a chunk whose labels are all ignored: the convention the mask
             # check names once; the state still carries on to the next chunk.
-            states = _final_state(spec, chunk, dims, ctx, sub_bucket(bucket, dims))
+            pending = (spec, chunk, dims, ctx, sub_bucket(bucket, dims))
             continue
         ref = ctx.oracle(spec, chunk, dout, dims, sub_bucket(bucket, dims))
         label = f"chunk {i + 1} (t={sl.start}..{sl.stop - 1})"
@@ -248,7 +254,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
                 )
         if findings:
             break
-        states = _final_state(spec, chunk, dims, ctx, sub_bucket(bucket, dims))
+        pending = (spec, chunk, dims, ctx, sub_bucket(bucket, dims))
     if not can_set and spec.kind != "model":
         findings.append(
             Finding(

@@ -43,8 +43,10 @@ def test_thin_keeps_a_model_loss_and_a_small_batch():
         ({"N": 20, "T": 35}, {"N": 2, "T": 30}, {"N": 4, "T": 35}),  # a long chunk: the example's bucket
         ({"N": 3, "T": 5}, {"N": 2, "T": 2}, {"N": 3, "T": 5}),  # the runner's bucket: no new compile
         ({"N": 8, "T": 8}, {"N": 2, "T": 4}, {"N": 4, "T": 4}),
-        ({"N": 20, "T": 35}, {"N": 2, "T": 11}, {"N": 4, "T": 16}),  # 5..16 steps share one bucket
-        ({"N": 4, "T": 16}, {"N": 2, "T": 8}, {"N": 4, "T": 16}),
+        ({"N": 20, "T": 35}, {"N": 2, "T": 11}, {"N": 4, "T": 16}),  # 9..16 steps share one bucket
+        ({"N": 20, "T": 35}, {"N": 2, "T": 7}, {"N": 4, "T": 8}),  # 5..8 steps another
+        ({"N": 4, "T": 16}, {"N": 2, "T": 8}, {"N": 4, "T": 8}),  # half the example's 16 steps
+        ({"N": 4, "T": 16}, {"N": 2, "T": 9}, {"N": 4, "T": 16}),  # 16 would not halve it
     ],
 )
 def test_sub_bucket_shrinks_only_where_it_halves_the_work(bucket, dims, want):
