@@ -12,6 +12,16 @@ from .time_layers import TimeAffine, TimeDropout, TimeEmbedding, TimeLSTM, TimeR
 __all__ = ["BetterRnnlm", "Rnnlm", "SimpleRnnlm"]
 
 
+
+def _lstm_weights(rng: np.random.Generator, dtype: DTypeLike, D: int, H: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The book's LSTM initialisation: Wx (D, 4H), Wh (H, 4H) N(0, 1/fan_in), zero bias."""
+    rn = rng.standard_normal
+    return (
+        (rn((D, 4 * H)) / np.sqrt(D)).astype(dtype),
+        (rn((H, 4 * H)) / np.sqrt(H)).astype(dtype),
+        np.zeros(4 * H, dtype=dtype),
+    )
+
 class SimpleRnnlm:
     """Embedding -> stateful TimeRNN -> TimeAffine -> TimeSoftmaxWithLoss.
 
@@ -149,12 +159,7 @@ class Rnnlm(_LanguageModel):
         sizes = {"vocab_size": vocab_size, "wordvec_size": wordvec_size, "hidden_size": hidden_size}
         (V, D, H), dtype, rng = self._setup(sizes, dtype, seed, rng)
         rn = rng.standard_normal
-        self.lstm_layer = TimeLSTM(
-            (rn((D, 4 * H)) / np.sqrt(D)).astype(dtype),
-            (rn((H, 4 * H)) / np.sqrt(H)).astype(dtype),
-            np.zeros(4 * H, dtype=dtype),
-            stateful=True,
-        )
+        self.lstm_layer = TimeLSTM(*_lstm_weights(rng, dtype, D, H), stateful=True)
         self.layers = [
             TimeEmbedding((rn((V, D)) / 100).astype(dtype)),
             self.lstm_layer,
@@ -197,13 +202,8 @@ class BetterRnnlm(_LanguageModel):
         rn = rng.standard_normal
         embed_W = (rn((V, D)) / 100).astype(dtype)
 
-        def lstm(fan_in: int) -> TimeLSTM:
-            Wx = (rn((fan_in, 4 * H)) / np.sqrt(fan_in)).astype(dtype)
-            Wh = (rn((H, 4 * H)) / np.sqrt(H)).astype(dtype)
-            return TimeLSTM(Wx, Wh, np.zeros(4 * H, dtype=dtype), stateful=True)
-
         self.drop_layers = [TimeDropout(dropout_ratio) for _ in range(3)]
-        self.lstm_layers = [lstm(D), lstm(H)]
+        self.lstm_layers = [TimeLSTM(*_lstm_weights(rng, dtype, n, H), stateful=True) for n in (D, H)]
         self.layers = [
             TimeEmbedding(embed_W),
             self.drop_layers[0],

@@ -9,20 +9,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .models import _LanguageModel
+from .models import _LanguageModel, _lstm_weights
 from .time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
 
 __all__ = ["Decoder", "Encoder", "PeekyDecoder", "PeekySeq2seq", "Seq2seq"]
-
-
-def _lstm_weights(rng: np.random.Generator, dtype: DTypeLike, D: int, H: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The book's LSTM initialisation: Xavier 1/sqrt(fan_in), zero bias."""
-    rn = rng.standard_normal
-    return (
-        (rn((D, 4 * H)) / np.sqrt(D)).astype(dtype),
-        (rn((H, 4 * H)) / np.sqrt(H)).astype(dtype),
-        np.zeros(4 * H, dtype=dtype),
-    )
 
 
 class _Sized:

@@ -58,8 +58,8 @@ MUTANTS: list[Mutant] = [
 MUTANTS += [
     edit(
         "Rnnlm", "__init__",
-        old="stateful=True,",
-        new="stateful=False,  # BUG: the model carries h and c between chunks",
+        old="TimeLSTM(*_lstm_weights(rng, dtype, D, H), stateful=True)",
+        new="TimeLSTM(*_lstm_weights(rng, dtype, D, H), stateful=False)  # BUG: the model carries h and c between chunks",
         name="rnnlm-not-stateful", family="model's TimeRNN not stateful", layers=("Rnnlm",),
         description="Rnnlm's TimeLSTM is built with stateful=False",
     ),
