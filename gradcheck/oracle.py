@@ -118,9 +118,8 @@ class Oracle:
         state: tuple[np.ndarray, ...] = ()
         start = 0
         for length in _powers_of_two(dims["T"]):
-            piece = {a.name: _time_slice(values[a.name], a.axes, start, length) for a in spec.args}
-            if state:  # the pieces after the first start where the one before ended
-                piece.update({a.name: s for a, s in zip(spec.states, state, strict=True)})
+            # the pieces after the first start where the one before ended
+            piece = time_steps(spec, values, start, length, state)
             state = self._final(spec, piece, {**dims, "T": length}, bucket)
             start += length
         return state
@@ -170,13 +169,22 @@ def _powers_of_two(n: int) -> list[int]:
     return [1 << k for k in range(n.bit_length() - 1, -1, -1) if n >> k & 1]
 
 
-def _time_slice(arr: np.ndarray, axes: Sequence[str], start: int, length: int) -> np.ndarray:
-    """Steps [start, start + length) of an array with a time axis; others as they are."""
-    arr = np.asarray(arr)
-    if "T" not in axes:
-        return arr
-    k = list(axes).index("T")
-    return arr[(slice(None),) * k + (slice(start, start + length),)]
+def time_steps(
+    spec: Spec, values: Mapping[str, np.ndarray], start: int, length: int, states: Sequence[np.ndarray] = ()
+) -> dict[str, np.ndarray]:
+    """The spec's args for steps [start, start + length) of a sequence: params and
+    inputs with a time axis sliced, the others whole; the state (state, *carry) is
+    `states` when given, else the one in `values`."""
+    out = {}
+    for a in (*spec.params, *spec.inputs):
+        arr = np.asarray(values[a.name])
+        if "T" in a.axes:
+            k = a.axes.index("T")
+            arr = arr[(slice(None),) * k + (slice(start, start + length),)]
+        out[a.name] = arr
+    given = states or tuple(values[a.name] for a in spec.states)
+    out.update((a.name, v) for a, v in zip(spec.states, given, strict=True))
+    return out
 
 
 def _bucket_for(dims: Mapping[str, int], bucket: Mapping[str, int] | None, spec: Spec) -> dict[str, int]:

@@ -12,7 +12,7 @@ from .checks import Context, convention_of, differing, grad_name
 from .compare import compare
 from .examples import THIN_N, Example, make_example, shape_of, thin
 from .findings import Finding, from_comparison, pair
-from .oracle import default_bucket, sub_bucket
+from .oracle import default_bucket, sub_bucket, time_steps
 from .specs import IGNORE_LABEL, Arg, axis_parts
 from .userspecs import spec_named
 
@@ -270,11 +270,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
 def chunk_values(spec, values, sl: slice, states) -> dict[str, np.ndarray]:
     """The spec's args for the steps `sl` of a sequence (params whole, inputs with a
     T axis sliced), starting from `states` (state, *carry)."""
-    chunk = {
-        a.name: (values[a.name][:, sl] if "T" in a.axes else values[a.name]) for a in (*spec.params, *spec.inputs)
-    }
-    chunk.update((a.name, v) for a, v in zip(spec.states, states, strict=True))
-    return chunk
+    return time_steps(spec, values, sl.start, sl.stop - sl.start, states)
 
 
 def _in_sequence(c, axes: tuple[str, ...], start: int):
