@@ -99,6 +99,7 @@ def tie(entry: str) -> tuple[str, bool]:
     return (entry[:-2], True) if entry.endswith(".T") else (entry, False)
 
 
+@cache
 def axis_terms(axis: str) -> tuple[tuple[int, str], ...]:
     """An axis is a sum of terms, each a dim letter with an optional block count:
     "H" -> ((1, "H"),), "4H" -> ((4, "H"),), the width of an LSTM's four gates side
