@@ -21,9 +21,10 @@ etc. default to 1; set them to compare otherwise). Rows:
 - SimpleRnnlm at the book's PTB size (V=10000, D=H=100, N=20, T=35), float32 (the
   book's model) and float64 (embed_W, Wx, Wh, b, affine_W, affine_b -> loss).
 
-Columns, each the median ms per example over --examples examples after one
-warm-up example (so JAX's compiles are not in them); the three run in turn on
-each example, so that the machine's load weighs on them alike:
+Columns, each the median ms per example over --examples examples, warm: each
+column runs once on an example before its timed run on it (so JAX's compiles
+are not in the times), and building the example is not timed; the three run in
+turn on each example, so that the machine's load weighs on them alike:
 
 - all checks: `engine.check_example`, every check of gradcheck;
 - gradient checks only: setup (build, forward, backward, JAX reference),
@@ -158,28 +159,23 @@ def measure(case: Case, oracle) -> dict[str, object]:
     from gradcheck.specs import SPECS
 
     spec = SPECS[case.spec]
-    examples: dict[int, object] = {}
 
-    def ex_of(i):
-        if i not in examples:
-            examples.clear()  # PTB examples are large: hold one at a time
-            examples[i] = make_example(spec, case.dims, i % 2**16, case.dtype)
-        return examples[i]
+    def example(i):
+        return make_example(spec, case.dims, i % 2**16, case.dtype)
 
-    def all_checks(i):
-        found = engine.check_example(spec, case.factory, ex_of(i), oracle=oracle, cell_factory=case.cell)
+    def all_checks(ex):
+        found = engine.check_example(spec, case.factory, ex, oracle=oracle, cell_factory=case.cell)
         assert all(f.status != "fail" for f in found), [f.message for f in found if f.status == "fail"]
 
-    def gradient_only(i):
-        ctx = checks.setup(spec, case.factory, ex_of(i), oracle)
+    def gradient_only(ex):
+        ctx = checks.setup(spec, case.factory, ex, oracle)
         found = []
         for check in engine.GRADIENT_CHECKS:
             found += check(ctx)
         found += checks.verdict(ctx, found)
         assert all(f.status != "fail" for f in found), [f.message for f in found if f.status == "fail"]
 
-    def torch_fast(i):
-        ex = ex_of(i)
+    def torch_fast(ex):
         v = {k: torch.from_numpy(np.ascontiguousarray(a)) for k, a in ex.values.items()}
         if case.spec == "TimeRNN":
             fn, names = torch_time_rnn, ("Wx", "Wh", "b", "xs", "h0")
@@ -191,25 +187,30 @@ def measure(case: Case, oracle) -> dict[str, object]:
         tol = {}
         if case.dtype == np.float32:
             tol = dict(eps=float(np.finfo(np.float32).eps) ** (1 / 3), atol=1e-2, rtol=1e-2)
-        torch.manual_seed(i % 2**16)  # fast mode's random projections
+        torch.manual_seed(ex.seed)  # fast mode's random projections
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "not a double precision" input, in float32
             assert torch.autograd.gradcheck(fn, ins, fast_mode=True, **tol)
 
-    return interleaved({"all": all_checks, "grad": gradient_only, "fast": torch_fast}, case.examples)
+    return interleaved({"all": all_checks, "grad": gradient_only, "fast": torch_fast}, example, case.examples)
 
 
-def interleaved(fns: dict[str, Callable[[int], object]], n: int) -> dict[str, float]:
-    """Median ms of each fn(i), i in range(n), after one warm-up call each; the
-    three run in turn on each example, so a shared machine's load changes all of
-    them alike instead of one column at a time."""
+def interleaved(fns: dict[str, Callable[[object], object]], example: Callable[[int], object], n: int) -> dict[str, float]:
+    """Median ms of each fn(ex) over the examples ex = example(i), i in range(n),
+    warm: each fn runs once on an example before the timed run on it, so that
+    JAX's compiles (a stateful chunk's length can be new at any example) are not
+    in the times. Building the example is not timed either. The three run in turn
+    on each example, so a shared machine's load changes all of them alike instead
+    of one column at a time. One example is held at a time (PTB's are large)."""
     samples: dict[str, list[float]] = {k: [] for k in fns}
-    for i in range(-1, n):
+    for i in range(n):
+        ex = example(i)
+        for fn in fns.values():
+            fn(ex)
         for k, fn in fns.items():
             t = time.perf_counter()
-            fn(i)
-            if i >= 0:
-                samples[k].append(time.perf_counter() - t)
+            fn(ex)
+            samples[k].append(time.perf_counter() - t)
     return {k: median_ms(v) for k, v in samples.items()}
 
 
@@ -269,7 +270,7 @@ def main() -> None:
         ]
         print(f"\nH sweep, log-log slope of time vs H ({Hs[0]}..{Hs[-1]}): " + ", ".join(parts))
     print(
-        f"\n(medians of {args.examples} examples, {args.ptb_examples} at PTB size, after one warm-up; "
+        f"\n(medians of {args.examples} examples, {args.ptb_examples} at PTB size, each timed warm; "
         f"machine at the end: {machine_line()})"
     )
 
