@@ -35,7 +35,12 @@ turn on each example, so that the machine's load weighs on them alike:
   for float64; in float32 it runs with eps = eps32^(1/3) and atol = rtol = 1e-2,
   with which the correct model passes. (A failing fast-mode check makes torch
   rebuild the full Jacobian for its message: at PTB size, 16 GB and many minutes.)
-- all / fast and gradient / fast: ratios of the medians.
+- all / fast and gradient / fast: ratios of the medians;
+- layer's own runs: the part of "all checks" spent inside the checked layer's
+  methods (rnnref's NumPy forward, backward, set_state, reset_state, constructor:
+  `timed_layer`), and layer / fast its ratio to torch: where it is near or above
+  1.0, the layer runs the checks need cost about what torch's whole fast mode
+  does, whatever gradcheck's own work costs.
 
 Every check must pass on both sides, else the script stops.
 """
@@ -159,16 +164,22 @@ def measure(case: Case, oracle) -> dict[str, object]:
     from gradcheck.specs import SPECS
 
     spec = SPECS[case.spec]
+    clock = [0.0]  # seconds spent inside the layer's own methods
+    layer_times: list[float] = []  # per call of all_checks: its time inside the layer
+    factory = timed_layer(case.factory, clock)
+    cell = timed_layer(case.cell, clock) if case.cell is not None else None
 
     def example(i):
         return make_example(spec, case.dims, i % 2**16, case.dtype)
 
     def all_checks(ex):
-        found = engine.check_example(spec, case.factory, ex, oracle=oracle, cell_factory=case.cell)
+        clock[0] = 0.0
+        found = engine.check_example(spec, factory, ex, oracle=oracle, cell_factory=cell)
+        layer_times.append(clock[0])
         assert all(f.status != "fail" for f in found), [f.message for f in found if f.status == "fail"]
 
     def gradient_only(ex):
-        ctx = checks.setup(spec, case.factory, ex, oracle)
+        ctx = checks.setup(spec, factory, ex, oracle)
         found = []
         for check in engine.GRADIENT_CHECKS:
             found += check(ctx)
@@ -192,7 +203,34 @@ def measure(case: Case, oracle) -> dict[str, object]:
             warnings.simplefilter("ignore")  # "not a double precision" input, in float32
             assert torch.autograd.gradcheck(fn, ins, fast_mode=True, **tol)
 
-    return interleaved({"all": all_checks, "grad": gradient_only, "fast": torch_fast}, example, case.examples)
+    times = interleaved({"all": all_checks, "grad": gradient_only, "fast": torch_fast}, example, case.examples)
+    times["layer"] = median_ms(layer_times[1::2])  # each example's second (timed) run of all checks
+    return times
+
+
+def timed_layer(factory: Callable, clock: list[float]) -> Callable:
+    """`factory` (a layer class, or a functools.partial of one) with its methods
+    timed: each call of __init__, forward, backward, set_state or reset_state adds
+    its time to clock[0]. The "layer's own runs" column: what the checks spend
+    running the checked layer itself (rnnref's NumPy), as opposed to gradcheck's
+    work around it (the oracle, comparisons, bookkeeping)."""
+    if isinstance(factory, functools.partial):
+        return functools.partial(timed_layer(factory.func, clock), *factory.args, **factory.keywords)
+
+    def timed(fn):
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                clock[0] += time.perf_counter() - start
+
+        return call
+
+    methods = ("__init__", "forward", "backward", "set_state", "reset_state")
+    assert isinstance(factory, type), factory
+    return type(factory.__name__, (factory,), {m: timed(getattr(factory, m)) for m in methods if hasattr(factory, m)})
 
 
 def interleaved(fns: dict[str, Callable[[object], object]], example: Callable[[int], object], n: int) -> dict[str, float]:
@@ -249,9 +287,10 @@ def main() -> None:
         + "\n"
     )
     print(
-        "| function, size | dtype | all checks | gradient checks only | torch fast_mode | all / fast | gradient / fast |"
+        "| function, size | dtype | all checks | gradient checks only | torch fast_mode | all / fast | gradient / fast "
+        "| layer's own runs (in all checks) | layer / fast |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     sweep: dict[int, dict] = {}
     for case in cases(args):
         t = measure(case, oracle)
@@ -259,7 +298,7 @@ def main() -> None:
             sweep[case.dims["H"]] = t
         print(
             f"| {case.label} | {np.dtype(case.dtype).name} | {ms(t['all'])} | {ms(t['grad'])} | {ms(t['fast'])} "
-            f"| {t['all'] / t['fast']:.2f}x | {t['grad'] / t['fast']:.2f}x |",
+            f"| {t['all'] / t['fast']:.2f}x | {t['grad'] / t['fast']:.2f}x | {ms(t['layer'])} | {t['layer'] / t['fast']:.2f}x |",
             flush=True,
         )
     if len(sweep) >= 2:
