@@ -65,14 +65,16 @@ class Oracle:
         dout: np.ndarray | float,
         dims: Mapping[str, int],
         bucket: Mapping[str, int] | None = None,
+        dtype: type = np.float64,
     ) -> OracleResult:
         """values: every arg of spec by name (float args are upcast to float64).
         dims: the example's extents by letter. bucket: extents to pad to (default:
-        `default_bucket(dims)`)."""
+        `default_bucket(dims)`). dtype: what the float args are cast to, float64
+        except for `rounding` (its own compile)."""
         _float64_on()
         bucket = _bucket_for(dims, bucket, spec) if getattr(spec, "padded", True) else dict(dims)
-        args = self._args("vjp", spec, values, dims, bucket)
-        dout_p = _pad(np.asarray(dout, dtype=np.float64), spec.output_axes, dims, bucket, 0.0, True)
+        args = self._args("vjp", spec, values, dims, bucket, dtype)
+        dout_p = _pad(np.asarray(dout), spec.output_axes, dims, bucket, 0.0, True, dtype)
         out, grads = self._function(spec)(args, dout_p)
         out = _unpad(np.asarray(out), spec.output_axes, dims, bucket)
         by_name = {}
@@ -137,10 +139,18 @@ class Oracle:
         return tuple(_unpad(np.asarray(s), a.axes, dims, bucket) for s, a in zip(fn(*args), spec.states, strict=True))
 
     def _args(
-        self, program: str, spec: Spec, values: Mapping[str, np.ndarray], dims: Mapping[str, int], bucket: dict
+        self,
+        program: str,
+        spec: Spec,
+        values: Mapping[str, np.ndarray],
+        dims: Mapping[str, int],
+        bucket: dict,
+        dtype: type = np.float64,
     ) -> list[np.ndarray]:
         """The spec's args padded to the bucket; counts a compile for a new shape."""
-        args = [_pad(np.asarray(values[a.name]), a.axes, dims, bucket, a.pad, a.differentiable) for a in spec.args]
+        args = [
+            _pad(np.asarray(values[a.name]), a.axes, dims, bucket, a.pad, a.differentiable, dtype) for a in spec.args
+        ]
         key = (program, spec.name, tuple((a.shape, a.dtype) for a in args))
         if key not in self._seen:
             self._seen.add(key)
@@ -235,6 +245,7 @@ def _pad(
     bucket: Mapping[str, int],
     fill: float,
     is_float: bool,
+    dtype: type = np.float64,
 ) -> np.ndarray:
     """`arr` padded to the bucket with `fill`. A block axis ("4H": an LSTM's gates
     side by side) is padded block by block, so that each gate keeps its columns; a
@@ -243,7 +254,7 @@ def _pad(
     passed as it is: the compiled call reads it and returns before the layer runs
     again (dispatch is synchronous)."""
     if is_float:
-        arr = arr.astype(np.float64, copy=False)
+        arr = arr.astype(dtype, copy=False)
     target, _, index = _layout(axes, dims, bucket)
     if arr.shape == target:
         return arr

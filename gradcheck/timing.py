@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
 import numpy as np
 
 from . import calling
 from .calling import LayerError
-from .checks import Context, convention_of, differing, grad_name
-from .compare import compare
+from .checks import Context, SpecComparison, convention_of, differing, grad_name
+from .compare import Comparison, compare
 from .examples import THIN_N, Example, make_example, shape_of, thin
 from .findings import Finding, from_comparison, pair
 from .oracle import default_bucket, sub_bucket, time_steps
@@ -55,11 +56,13 @@ def check_cell(ctx: Context) -> list[Finding]:
         for t, c in zip(time_args, cell_args, strict=True)
     }
     t_out = _step0_out(spec, t_run.out)
-    refs: list[tuple[str, np.ndarray, dict]] = []  # (what, output, grads by cell arg name)
+    # (what, output, grads by cell arg name, how to compare with it)
+    refs: list[tuple[str, np.ndarray, dict, Callable]] = []
     note = ""
     if ctx.oracle is not None:
         r = ctx.oracle(cell, at0, cell_ex.dout, cell_dims, cell_bucket)
-        refs.append((f"the spec of {cell.name}", _first_output(cell, r.out), r.grads))
+        against = SpecComparison(ctx.oracle, cell, at0, cell_ex.dout, cell_dims, r, ctx.prec, cell_bucket)
+        refs.append((f"the spec of {cell.name}", _first_output(cell, r.out), r.grads, against))
     if ctx.cell_factory is not None:
         try:
             c_layer = calling.build(cell, ctx.cell_factory, cell_ex)
@@ -74,34 +77,41 @@ def check_cell(ctx: Context) -> list[Finding]:
             note = f"; the target's {cell.name} was not consulted: it cannot run ({err})"
         else:
             c_out = _first_output(cell, c_out)
-            broken = refs and _disagree(c_out, c_grads, refs[0][1], refs[0][2], ctx.prec.analytic)
+            broken = refs and _disagree(c_out, c_grads, refs[0][1], refs[0][2], refs[0][3])
             if broken:
                 note = f"; the target's {cell.name} was not consulted: it differs from its spec ({broken})"
             else:
-                refs.append((f"{cell.name}.forward/backward", c_out, c_grads))
+                refs.append((f"{cell.name}.forward/backward", c_out, c_grads, _plain(ctx.prec.analytic)))
     if not refs:
         return [Finding("cell", "skip", f"no spec and no {spec.cell} class to compare with")]
     findings = []
-    for what, r_out, r_grads in refs:
-        findings.append(
-            from_comparison("cell", "out[t=0]", cell.output_axes, compare(t_out, r_out, ctx.prec.analytic), what)
-        )
+    for what, r_out, r_grads, against_ref in refs:
+        findings.append(from_comparison("cell", "out[t=0]", cell.output_axes, against_ref(t_out, "out", r_out), what))
         for t, c in zip(time_args, cell_args, strict=True):
             got, want = t_grads.get(c.name), r_grads.get(c.name)
             if not t.differentiable or got is None or want is None:
                 continue
-            cmp = compare(got, want, ctx.prec.analytic)
+            cmp = against_ref(got, c.name, want)
             findings.append(from_comparison("cell", grad_name(spec, t.name), c.axes, cmp, f"{what} (d{c.name})"))
         if any(f.status != "pass" for f in findings):
             break  # against the spec first: the cell adds nothing to a layer already wrong at T=1
-    done = _one("cell", findings, f"T=1 equals {' and '.join(w for w, _, _ in refs)}{note}")
+    done = _one("cell", findings, f"T=1 equals {' and '.join(w for w, _, _, _ in refs)}{note}")
     return done
 
 
-def _disagree(out, grads, ref_out, ref_grads, rtol: float) -> str:
+def _plain(rtol: float) -> Callable:
+    """A comparer like SpecComparison's, for a reference that is no spec (the target's cell)."""
+
+    def against(actual, name: str, expected: np.ndarray) -> Comparison:
+        return compare(actual, expected, rtol)
+
+    return against
+
+
+def _disagree(out, grads, ref_out, ref_grads, against: Callable) -> str:
     """Which of a cell's results differ from its spec's ('' if none)."""
-    bad = [] if compare(out, ref_out, rtol).ok else ["out"]
-    bad += ["d" + k for k, g in ref_grads.items() if grads.get(k) is not None and not compare(grads[k], g, rtol).ok]
+    bad = [] if against(out, "out", ref_out).ok else ["out"]
+    bad += ["d" + k for k, g in ref_grads.items() if grads.get(k) is not None and not against(grads[k], k, g).ok]
     bad += ["d" + k for k in ref_grads if grads.get(k) is None]
     return ", ".join(bad)
 
@@ -230,8 +240,9 @@ def check_stateful(ctx: Context) -> list[Finding]:
             pending = (spec, chunk, dims, ctx, sub_bucket(bucket, dims))
             continue
         ref = ctx.oracle(spec, chunk, dout, dims, sub_bucket(bucket, dims))
+        against = SpecComparison(ctx.oracle, spec, chunk, dout, dims, ref, ctx.prec, sub_bucket(bucket, dims))
         label = f"chunk {i + 1} (t={sl.start}..{sl.stop - 1})"
-        c = _in_sequence(compare(out, ref.out, ctx.prec.analytic), spec.output_axes, sl.start)
+        c = _in_sequence(against(out, "out"), spec.output_axes, sl.start)
         if not c.ok:
             findings.append(
                 from_comparison(
@@ -241,7 +252,7 @@ def check_stateful(ctx: Context) -> list[Finding]:
         for arg in spec.grad_args:
             if grads.get(arg.name) is None:
                 continue
-            c = _in_sequence(compare(grads[arg.name], ref.grads[arg.name], ctx.prec.analytic), arg.axes, sl.start)
+            c = _in_sequence(against(grads[arg.name], arg.name), arg.axes, sl.start)
             if not c.ok:
                 findings.append(
                     from_comparison(

@@ -1,0 +1,100 @@
+"""A result that is a small difference of large terms carries the rounding of the
+terms: the correct layer must not fail for it (compare.ROUNDING_MARGIN), and a
+real bug on the same ill-conditioned example must still fail."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+import rnnref
+from gradcheck.checks import rounding_allowance, setup
+from gradcheck.compare import PRECISIONS, compare
+from gradcheck.engine import check_example
+from gradcheck.examples import Example
+from gradcheck.oracle import Oracle
+from gradcheck.specs import SPECS
+
+SKIP_GRAM = SPECS["SimpleSkipGram"]
+# Found by the property tests (Hypothesis, thorough profile): V=2, so the two scores'
+# softmax p is near 1/2 and ds = 2p - 1 (one target, two context words) cancels,
+# and dW_in = ds @ W_out.T cancels again (W_out's two columns nearly equal):
+# dW_in[0] = 2.7e-5 from terms of ~0.5.
+ILL = Example(
+    "SimpleSkipGram",
+    {"N": 1, "H": 1, "V": 2},
+    {
+        "W_in": np.array([[0.0763287], [-0.31345826]]),
+        "W_out": np.array([[-0.45356439, -0.43475596]]),
+        "contexts": np.array([[[1, 0], [0, 1]]]),
+        "target": np.array([[1, 0]]),
+    },
+    2.0,
+    6,
+    np.dtype(np.float64),
+)
+
+
+def problems(factory) -> dict[str, str]:
+    found = check_example(SKIP_GRAM, factory, ILL, oracle=Oracle())
+    return {f.check: f.message for f in found if f.status == "fail"}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_the_correct_model_passes_where_its_gradient_cancels(dtype):
+    assert problems(functools.partial(rnnref.SimpleSkipGram, dtype=dtype)) == {}
+
+
+def test_without_the_allowance_the_float32_model_would_fail():
+    """The example is ill-conditioned indeed: at the plain analytic tolerance the
+    correct float32 model's dW_in fails (what gradcheck reported before)."""
+    ctx = setup(SKIP_GRAM, rnnref.SimpleSkipGram, ILL, Oracle())
+    assert ctx.prec.dtype == np.float32
+    plain = compare(ctx.grads["W_in"], ctx.ref.grads["W_in"], ctx.prec.analytic)
+    assert not plain.ok and 1 < plain.ratio < 100
+    allowed = ctx.rounding()["W_in"]
+    assert compare(ctx.grads["W_in"], ctx.ref.grads["W_in"], ctx.prec.analytic, atol=allowed).ok
+    assert ctx.compare_to_ref(ctx.grads["W_in"], "W_in").ok
+    # what rounding explains is small next to the terms (~0.5), if not next to dW_in
+    assert 0 < allowed < 1e-5
+
+
+class SkipGramDWinScaled(rnnref.SimpleSkipGram):
+    """A float64 model whose dW_in is 1e-6 too large: a real (if small) bug."""
+
+    def backward(self, dout=1):
+        out = super().backward(dout)
+        self.grads[0] *= 1 + 1e-6
+        return out
+
+
+def test_a_small_bug_on_the_same_example_still_fails_in_float64():
+    found = problems(functools.partial(SkipGramDWinScaled, dtype=np.float64))
+    assert "backward-jax" in found and "dW_in" in found["backward-jax"]
+
+
+def test_a_gradient_path_dropped_still_fails_in_float32():
+    class OneContext(rnnref.SimpleSkipGram):
+        def backward(self, dout=1):
+            out = super().backward(dout)
+            self.grads[0] *= 0.5  # as if one of the two context words' gradients were dropped
+            return out
+
+    assert "backward-jax" in problems(OneContext)
+
+
+def test_the_allowance_scales_with_the_precision_and_is_zero_for_an_exact_result():
+    oracle = Oracle()
+    ctx = setup(SKIP_GRAM, functools.partial(rnnref.SimpleSkipGram, dtype=np.float64), ILL, oracle)
+    values = ctx.against_spec.values
+    f64 = rounding_allowance(oracle, SKIP_GRAM, values, ILL.dout, ILL.dims, ctx.ref, PRECISIONS[np.dtype(np.float64)])
+    f32 = rounding_allowance(oracle, SKIP_GRAM, values, ILL.dout, ILL.dims, ctx.ref, PRECISIONS[np.dtype(np.float32)])
+    assert f32["W_in"] > 0 and f64["W_in"] == pytest.approx(f32["W_in"] * 2.0**-29)
+    # an Affine's output on small integers is exact in float32 too: nothing to allow
+    affine = SPECS["Affine"]
+    values = {"W": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": np.array([1.0, -1.0]), "x": np.array([[1.0, 2.0]])}
+    dims = {"N": 1, "D": 2, "H": 2}
+    ref = oracle(affine, values, np.ones((1, 2)), dims)
+    assert rounding_allowance(oracle, affine, values, np.ones((1, 2)), dims, ref, PRECISIONS[np.dtype(np.float64)])["out"] == 0.0
