@@ -22,7 +22,7 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 import pytest
-from cli_jobs import GC, PYTEST, Job, no_traceback
+from cli_jobs import GC, PYTEST, Job, gc_in_process, no_traceback
 
 # The book's code lies in shared/ beside the checkout (CI lays a copy there too).
 BOOK = Path(__file__).resolve().parents[2] / "shared" / "book"
@@ -331,8 +331,9 @@ def test_ctrl_c_exits_130_with_a_partial_report(work, env):
         ([], {"HYPOTHESIS_PROFILE": "nonsense"}, "HYPOTHESIS_PROFILE=nonsense: unknown profile"),
     ],
 )
-def test_bad_option_is_a_usage_error(work, env, args, extra_env, says):
-    r = gc(work, "check", "my_layers.py", *args, env={**env, **extra_env})
+def test_bad_option_is_a_usage_error(work, args, extra_env, says):
+    """Found by the option checks before a worker starts: in this process (see gc_in_process)."""
+    r = gc_in_process("check", "my_layers.py", *args, cwd=work, env=extra_env)
     assert r.returncode == 2, r.stdout + r.stderr
     no_traceback(r)
     assert r.stdout == "" and says in r.stderr
