@@ -24,9 +24,6 @@ import numpy as np
 import pytest
 from cli_jobs import GC, PYTEST, Job, gc_in_process, no_traceback
 
-# The book's code lies in shared/ beside the checkout (CI lays a copy there too).
-BOOK = Path(__file__).resolve().parents[2] / "shared" / "book"
-
 
 def layer(body: str, extra: str = "") -> str:
     """A target: a TimeAffine whose forward runs `body` (rnnref's otherwise)."""
@@ -129,21 +126,6 @@ JOBS: dict[str, tuple[list[str], str]] = {  # name -> (argv, cwd relative to the
         ".",
     ),
 }
-if (BOOK / "ch05" / "simple_rnnlm.py").is_file():
-    JOBS["book_ch05"] = (
-        [
-            *GC,
-            "check",
-            "ch05/simple_rnnlm.py",
-            "--path",
-            str(BOOK),
-            "--max-examples",
-            "2",
-            "--json",
-            "{work}/book.json",
-        ],
-        str(BOOK),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -457,15 +439,6 @@ def test_no_known_class_lists_what_was_found(work, env):
     r = gc(work, "check", "pkg/base.py", env=env)
     assert r.returncode == 2 and r.stdout == ""
     assert "no class with a known name defined in pkg.base" in r.stderr and "found classes Base" in r.stderr
-
-
-@pytest.mark.skipif("book_ch05" not in JOBS, reason="the book's code is not in ../shared/book")
-def test_book_script_checks_only_its_own_model(jobs, work):
-    r = jobs["book_ch05"].result()
-    assert r.returncode in (0, 1), r.stdout + r.stderr
-    data = report(work / "book.json")
-    assert [x["name"] for x in data["layers"]] == ["SimpleRnnlm"]
-    assert {n["class"] for n in data["not_checked"]} >= {"TimeRNN", "TimeAffine", "TimeSoftmaxWithLoss"}
 
 
 # --- the pytest plugin ---------------------------------------------------------------------
