@@ -119,7 +119,8 @@ FILES = {
 
 # The slow commands, started together. name -> argv (cwd: the fixture directory)
 JOBS = {
-    "run": [*GC, "run", "--layers", "Affine,TimeAffine", "--max-examples", "3"],
+    # --jobs 1: run's default is a worker per CPU, and xdist already keeps the CPUs busy (jobs: seed_jobs2)
+    "run": [*GC, "run", "--layers", "Affine,TimeAffine", "--max-examples", "3", "--jobs", "1"],
     "buggy": [*GC, "check", "buggy.py", "--max-examples", "3", "--json", "buggy1.json", "--junit", "buggy1.xml"],
     "buggy_again": [*GC, "check", "buggy.py", "--max-examples", "3", "--json", "buggy2.json"],
     "seed": [*GC, "check", str(SEED), "--layers", "RNN,TimeRNN,SimpleRnnlm", "--max-examples", "3"],
