@@ -1,4 +1,6 @@
-"""End-to-end tests of the `gradcheck` command, run as a real subprocess.
+"""End-to-end tests of the `gradcheck` command, run as a real subprocess; the usage
+errors found before a worker starts (the parser, the option checks) call its `main`
+in this process instead (`cli_jobs.gc_in_process`).
 
 The slow commands (those that shrink a failing layer) are all started at once by
 the module-scoped `jobs` fixture and collected by the tests that need them, so
