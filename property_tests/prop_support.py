@@ -9,11 +9,13 @@ every example drawn within those bounds.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 
 import numpy as np
 
 import rnnref
+from gradcheck import strategies as gs
 from gradcheck.checks import rounding_allowance
 from gradcheck.compare import PRECISIONS, compare, precision_for
 from gradcheck.examples import Example
@@ -28,6 +30,22 @@ from gradcheck.strategies import DEFAULT_BOUNDS
 BUCKET: dict[str, int] = {k: hi for k, (lo, hi) in DEFAULT_BOUNDS.items()}
 ORACLE = Oracle()
 DTYPES = (np.float64, np.float32)
+
+
+class _ExamplesBuiltOnce:
+    """`gradcheck.strategies`, with `examples(...)` built once per arguments. A test that
+    draws `gs.examples(spec, ...)` in its body builds it anew for every example, and
+    Hypothesis parses the @st.composite's source each time (~1 ms, a quarter of
+    test_layers_match_spec's time), for the same strategy. Imported as `gs`, so that the
+    tests' source, from which Hypothesis derives the ci profile's examples, stays as it was."""
+
+    examples = staticmethod(functools.cache(gs.examples))
+
+    def __getattr__(self, name: str):
+        return getattr(gs, name)
+
+
+strategies = _ExamplesBuiltOnce()
 
 
 def rtol(dtype) -> float:

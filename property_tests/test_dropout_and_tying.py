@@ -13,9 +13,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 from prop_support import DTYPES, assert_close, build, inputs_of, reference
+from prop_support import strategies as gs  # examples(...) built once: see there
 
 import rnnref
-from gradcheck import strategies as gs
 from gradcheck.specs import SPECS
 from gradcheck.stochastic import fixed_random
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prop_support import DTYPES, assert_matches_spec, build, forward_backward, reference
+from prop_support import strategies as gs  # examples(...) built once: see there
 
-from gradcheck import strategies as gs
 from gradcheck.specs import SPECS
 
 # Stochastic layers draw a mask when training: test_dropout_and_tying.py covers them.

@@ -9,6 +9,9 @@ padded by several amounts, including zero on some axes (at the bucket's extent).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -24,6 +27,9 @@ from gradcheck.specs import SPECS
 
 PADDED, UNPADDED = Oracle(), Oracle()
 FINALS = Oracle()  # its own: the final state is not padded in time (it runs in pieces of 2^k steps)
+# spec.final in one piece, unpadded: jitted (one trace per shape, 3 per spec) rather than run
+# op by op, which traced its scan anew on every example (~30 ms each, a sixth of this module).
+WHOLE: dict[str, Callable] = {}
 # Below BUCKET (N=3, T=5, D=4, H=4, V=6): minimal, middling, and some axes unpadded.
 CONFIGS = (
     {"N": 1, "T": 1, "D": 1, "H": 1, "V": 2},
@@ -69,7 +75,8 @@ def test_padding_to_a_bucket_gives_the_unpadded_result(name):
             c = compare(a, b, TOL)
             assert c.ok, f"{name} {what}: padded differs from unpadded ({c.ratio:.3g}x the tolerance) at {c.worst[:1]}"
         if spec.final is not None:  # the state carried on: padded in all but time, run in pieces of 2^k steps
-            whole = spec.final(*(jnp.asarray(ex.values[a.name]) for a in spec.args))  # one piece, no padding
+            final = WHOLE.get(name) or WHOLE.setdefault(name, jax.jit(spec.final))
+            whole = final(*(jnp.asarray(ex.values[a.name]) for a in spec.args))  # one piece, no padding
             for arg, a, b, w in zip(
                 spec.states,
                 FINALS.final(spec, ex.values, ex.dims, bucket=BUCKET),

@@ -18,8 +18,8 @@ from prop_support import (
     reference,
     spec_final_state,
 )
+from prop_support import strategies as gs  # examples(...) built once: see there
 
-from gradcheck import strategies as gs
 from gradcheck.examples import Example, make_example
 from gradcheck.specs import SPECS
 

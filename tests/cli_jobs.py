@@ -3,6 +3,9 @@ collected by the tests that need them (the suite waits for the slowest, not the 
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import subprocess
 import sys
 import time
@@ -48,3 +51,33 @@ class Job:
 
 def no_traceback(r: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r.stdout + r.stderr
+
+
+def gc_in_process(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`gradcheck ARGS` as `python -m gradcheck` runs it (`SystemExit(main(argv))`), in
+    this process: for a usage error that the command line's parser or its checks of the
+    options find before any worker starts, where the process boundary is not what the
+    test is about (a subprocess costs ~1 s of imports). `env` entries are set for the
+    call and put back. An exception main() lets through is raised here: the test fails
+    on it, as it would fail on a traceback in a subprocess's output."""
+    from gradcheck.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.get(k) for k in env or {}}
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.redirect_stdout(out))
+        stack.enter_context(contextlib.redirect_stderr(err))
+        if cwd is not None:
+            stack.enter_context(contextlib.chdir(cwd))
+        os.environ.update(env or {})
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: --help (0), a bad option (2)
+            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    return subprocess.CompletedProcess(["gradcheck", *args], code, out.getvalue(), err.getvalue())

@@ -1,4 +1,6 @@
-"""End-to-end tests of the `gradcheck` command, run as a real subprocess.
+"""End-to-end tests of the `gradcheck` command, run as a real subprocess; the usage
+errors found before a worker starts (the parser, the option checks) call its `main`
+in this process instead (`cli_jobs.gc_in_process`).
 
 The slow commands (those that shrink a failing layer) are all started at once by
 the module-scoped `jobs` fixture and collected by the tests that need them, so
@@ -15,7 +17,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from cli_jobs import GC, PYTEST, Job, no_traceback
+from cli_jobs import GC, PYTEST, Job, gc_in_process, no_traceback
 
 SEED = Path(__file__).resolve().parent / "seed_notebook.py"
 
@@ -119,7 +121,8 @@ FILES = {
 
 # The slow commands, started together. name -> argv (cwd: the fixture directory)
 JOBS = {
-    "run": [*GC, "run", "--layers", "Affine,TimeAffine", "--max-examples", "3"],
+    # --jobs 1: run's default is a worker per CPU, and xdist already keeps the CPUs busy (jobs: seed_jobs2)
+    "run": [*GC, "run", "--layers", "Affine,TimeAffine", "--max-examples", "3", "--jobs", "1"],
     "buggy": [*GC, "check", "buggy.py", "--max-examples", "3", "--json", "buggy1.json", "--junit", "buggy1.xml"],
     "buggy_again": [*GC, "check", "buggy.py", "--max-examples", "3", "--json", "buggy2.json"],
     "seed": [*GC, "check", str(SEED), "--layers", "RNN,TimeRNN,SimpleRnnlm", "--max-examples", "3"],
@@ -280,9 +283,14 @@ def test_no_known_class(workdir):
     assert "no class with a known name" in err and "TimeRNN" in err
 
 
+# In process (gc_in_process) where the parser or the option checks find the error before a
+# worker starts; the errors found by the worker (the target's file, import, classes) and
+# `python -m` / the console script themselves are run as subprocesses above and below.
+
+
 def test_unknown_layer(workdir):
     for args in (["run", "--layers", "Foo"], ["check", "correct.py", "--layers", "Foo"]):
-        err = usage_error(gc(workdir, *args))
+        err = usage_error(gc_in_process(*args, cwd=workdir))
         assert len(err.strip().splitlines()) == 1
         assert "unknown layer Foo" in err
 
@@ -293,12 +301,12 @@ def test_layer_not_in_module(workdir):
 
 
 def test_unknown_profile(workdir):
-    err = usage_error(gc(workdir, "run", "--profile", "nope"))
+    err = usage_error(gc_in_process("run", "--profile", "nope", cwd=workdir))
     assert "invalid choice: 'nope'" in err
 
 
 def test_bad_max_examples(workdir):
-    err = usage_error(gc(workdir, "run", "--max-examples", "0"))
+    err = usage_error(gc_in_process("run", "--max-examples", "0", cwd=workdir))
     assert "--max-examples must be at least 1" in err
 
 
@@ -429,17 +437,17 @@ def test_strict_turns_warning_into_failure(jobs, workdir):
 
 
 def test_help(workdir):
-    top = gc(workdir, "--help")
+    top = gc_in_process("--help", cwd=workdir)
     assert top.returncode == 0
     assert "run" in top.stdout and "check" in top.stdout and "selftest" in top.stdout
-    r = gc(workdir, "check", "--help")
+    r = gc_in_process("check", "--help", cwd=workdir)
     assert r.returncode == 0, r.stderr
     for opt in ("--layers", "--strict", "--path", "--json", "--junit", "--timeout", "--max-examples", "--profile"):
         assert opt in r.stdout, opt
 
 
 def test_no_verb(workdir):
-    r = gc(workdir)
+    r = gc_in_process(cwd=workdir)
     assert r.returncode == 2
     assert "usage: gradcheck" in r.stdout + r.stderr
     no_traceback(r)
@@ -532,7 +540,7 @@ def test_max_dims_reaches_a_bug_that_only_shows_on_long_sequences(tmp_path):
 
 @pytest.mark.parametrize("bad", ["X=3", "T=0", "T=abc", "V=1", "T=65"])
 def test_max_dims_rejects_what_it_cannot_draw(bad):
-    r = subprocess.run([*GC, "run", "--max-dims", bad], capture_output=True, text=True, timeout=60)
+    r = gc_in_process("run", "--max-dims", bad)
     assert r.returncode == 2 and "--max-dims" in r.stderr, r.stderr
     no_traceback(r)
 

@@ -22,10 +22,7 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 import pytest
-from cli_jobs import GC, PYTEST, Job, no_traceback
-
-# The book's code lies in shared/ beside the checkout (CI lays a copy there too).
-BOOK = Path(__file__).resolve().parents[2] / "shared" / "book"
+from cli_jobs import GC, PYTEST, Job, gc_in_process, no_traceback
 
 
 def layer(body: str, extra: str = "") -> str:
@@ -129,21 +126,6 @@ JOBS: dict[str, tuple[list[str], str]] = {  # name -> (argv, cwd relative to the
         ".",
     ),
 }
-if (BOOK / "ch05" / "simple_rnnlm.py").is_file():
-    JOBS["book_ch05"] = (
-        [
-            *GC,
-            "check",
-            "ch05/simple_rnnlm.py",
-            "--path",
-            str(BOOK),
-            "--max-examples",
-            "2",
-            "--json",
-            "{work}/book.json",
-        ],
-        str(BOOK),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -331,8 +313,9 @@ def test_ctrl_c_exits_130_with_a_partial_report(work, env):
         ([], {"HYPOTHESIS_PROFILE": "nonsense"}, "HYPOTHESIS_PROFILE=nonsense: unknown profile"),
     ],
 )
-def test_bad_option_is_a_usage_error(work, env, args, extra_env, says):
-    r = gc(work, "check", "my_layers.py", *args, env={**env, **extra_env})
+def test_bad_option_is_a_usage_error(work, args, extra_env, says):
+    """Found by the option checks before a worker starts: in this process (see gc_in_process)."""
+    r = gc_in_process("check", "my_layers.py", *args, cwd=work, env=extra_env)
     assert r.returncode == 2, r.stdout + r.stderr
     no_traceback(r)
     assert r.stdout == "" and says in r.stderr
@@ -456,15 +439,6 @@ def test_no_known_class_lists_what_was_found(work, env):
     r = gc(work, "check", "pkg/base.py", env=env)
     assert r.returncode == 2 and r.stdout == ""
     assert "no class with a known name defined in pkg.base" in r.stderr and "found classes Base" in r.stderr
-
-
-@pytest.mark.skipif("book_ch05" not in JOBS, reason="the book's code is not in ../shared/book")
-def test_book_script_checks_only_its_own_model(jobs, work):
-    r = jobs["book_ch05"].result()
-    assert r.returncode in (0, 1), r.stdout + r.stderr
-    data = report(work / "book.json")
-    assert [x["name"] for x in data["layers"]] == ["SimpleRnnlm"]
-    assert {n["class"] for n in data["not_checked"]} >= {"TimeRNN", "TimeAffine", "TimeSoftmaxWithLoss"}
 
 
 # --- the pytest plugin ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ import notebooks
 import numpy as np
 import pytest
 import seed_notebook as seed
-from cli_jobs import GC, TIMEOUT, no_traceback
+from cli_jobs import GC, TIMEOUT, gc_in_process, no_traceback
 
 import rnnref
 from gradcheck.compare import compare
@@ -147,9 +147,7 @@ def test_reproducer_only_where_output_or_gradients_differ_from_the_spec():
 
 def test_save_repro_on_a_file_is_a_usage_error(tmp_path):
     (tmp_path / "taken").write_text("")
-    r = subprocess.run(
-        [*GC, "run", "--save-repro", str(tmp_path / "taken")], capture_output=True, text=True, timeout=TIMEOUT
-    )
+    r = gc_in_process("run", "--save-repro", str(tmp_path / "taken"))  # found before a worker starts
     assert r.returncode == 2 and "--save-repro" in r.stderr and "not a directory" in r.stderr
 
 

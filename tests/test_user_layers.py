@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_jobs import GC, PYTEST, TIMEOUT, no_traceback
+from cli_jobs import GC, PYTEST, TIMEOUT, gc_in_process, no_traceback
 
 import gradcheck
 import rnnref
@@ -157,12 +157,8 @@ def test_pytest_plugin_takes_a_spec_file_and_mine_known(runs):
 
 
 def test_spec_file_that_does_not_exist_is_a_usage_error(tmp_path):
-    r = subprocess.run(
-        [*GC, "check", str(EXAMPLES / "layernorm.py"), "--spec", str(tmp_path / "nope.py")],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    # found before a worker starts: in this process (see gc_in_process)
+    r = gc_in_process("check", str(EXAMPLES / "layernorm.py"), "--spec", str(tmp_path / "nope.py"))
     assert r.returncode == 2 and "--spec" in r.stderr and "no such file" in r.stderr
 
 
