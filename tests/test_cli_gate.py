@@ -15,6 +15,7 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -270,9 +271,19 @@ def test_memory_eater_hits_the_memory_cap(jobs, work):
 # --- Ctrl-C -----------------------------------------------------------------------
 
 
+# gradcheck as a terminal starts it: with SIGINT's default action. A suite run in the
+# background (`cmd &` in a non-interactive shell, nohup) ignores SIGINT, and an ignored
+# signal stays ignored across exec, so the Ctrl-C below would never reach gradcheck.
+WITH_SIGINT = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])",
+]
+
+
 def test_ctrl_c_exits_130_with_a_partial_report(work, env):
     proc = subprocess.Popen(
-        [*GC, "check", "sleepy.py", "--json", "int.json", "--junit", "int.xml"],
+        [*WITH_SIGINT, *GC, "check", "sleepy.py", "--json", "int.json", "--junit", "int.xml"],
         cwd=work,
         env=env,
         stdout=subprocess.PIPE,
