@@ -12,9 +12,10 @@ differ).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hypothesis import HealthCheck, settings
+if TYPE_CHECKING:
+    from hypothesis import settings
 
 PROFILES: dict[str, dict[str, Any]] = {
     "quick": dict(max_examples=8, derandomize=False),
@@ -26,21 +27,32 @@ DEFAULT = "ci"
 # N<=3, T<=5, D,H<=4, V<=6). thorough also reaches sizes where a bug that only shows
 # past a few steps (BPTT cut off after 8 steps, say) or at a wider H appears.
 DIMS: dict[str, dict[str, int]] = {"thorough": {"max_N": 4, "max_T": 12, "max_D": 6, "max_H": 8, "max_V": 10}}
-_COMMON: dict[str, Any] = dict(
-    deadline=None,
-    # One failure per layer is reported. With True, Hypothesis keeps generating
-    # after the first failure until 10 s have passed since it (a wall-clock rule):
-    # under load two runs of the derandomized profile then differ in examples run.
-    report_multiple_bugs=False,
-    database=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+
+
+def _common() -> dict[str, Any]:
+    """Settings every profile shares. Hypothesis is imported here, not at the top:
+    the command line reads PROFILES for its --help and options, and every `gradcheck`
+    process (usage errors too) would pay ~0.13 s for an import it may not need."""
+    from hypothesis import HealthCheck
+
+    return dict(
+        deadline=None,
+        # One failure per layer is reported. With True, Hypothesis keeps generating
+        # after the first failure until 10 s have passed since it (a wall-clock rule):
+        # under load two runs of the derandomized profile then differ in examples run.
+        report_multiple_bugs=False,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 def register() -> None:
+    from hypothesis import settings
+
+    common = _common()
     for name, kw in PROFILES.items():
-        settings.register_profile(name, **_COMMON, **kw)
+        settings.register_profile(name, **common, **kw)
 
 
 def dims(name: str | None = None) -> dict[str, int]:
@@ -54,4 +66,6 @@ def get(name: str | None = None) -> settings:
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
     register()
+    from hypothesis import settings
+
     return settings.get_profile(name)
