@@ -1,6 +1,7 @@
-"""A constructor that crashes on an example of the least dims ends the run there:
-shrinking would only try inputs, labels and plans, which a constructor never sees.
-A crash that needs larger dims is still shrunk to the smallest that shows it."""
+"""A layer that crashes on an example of the least dims ends the run there: what
+shrinking would try next (the seed of the values, the dtype, a 1x1 label) leaves a
+crash's report as it is. A crash that needs larger dims is still shrunk to the
+smallest that shows it, and a wrong gradient is shrunk as before."""
 
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ def test_a_constructor_crash_at_the_least_dims_is_not_shrunk_further():
     assert lr.replay  # still says how to replay it
 
 
+def test_a_forward_crash_at_the_least_dims_is_not_shrunk_further():
+    lr = one(Target("TimeRNN", seed.TimeRNN, rnnref.RNN))  # `self.layer.append` in forward
+    assert lr.status == "fail" and lr.failures[0].message.startswith("forward raised AttributeError")
+    assert "N=1, T=1, D=1, H=1" in lr.example and lr.examples <= 3  # was 103
+
+
 class TimeRNNNoWideH(rnnref.TimeRNN):
     """Crashes in its constructor only when H > 2."""
 
@@ -36,3 +43,18 @@ def test_a_constructor_crash_at_larger_dims_is_still_shrunk_to_the_smallest():
     lr = one(Target("TimeRNN", TimeRNNNoWideH, rnnref.RNN))
     assert lr.status == "fail" and "H > 2 is not supported" in lr.failures[0].message
     assert "H=3" in lr.example and "N=1" in lr.example and "T=1" in lr.example
+
+
+class TimeRNNDhHalved(rnnref.TimeRNN):
+    """A wrong gradient (no crash): shrunk as before, past the first failing example."""
+
+    def backward(self, dhs):
+        dxs = super().backward(dhs)
+        self.dh = self.dh * 0.5
+        return dxs
+
+
+def test_a_wrong_gradient_is_still_shrunk():
+    lr = one(Target("TimeRNN", TimeRNNDhHalved, rnnref.RNN))
+    assert lr.status == "fail" and "N=1, T=1, D=1, H=1" in lr.example
+    assert lr.examples > lr.first_failure  # examples were tried after the first failure: shrinking ran
