@@ -184,7 +184,7 @@ def _in_parallel(units: list[Unit], opts: RunOptions, jobs: int, first_layer: di
     import multiprocessing
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    from .jaxcache import cache_home
+    from hypothesis import configuration
 
     groups: dict[str, list[int]] = {}  # layer -> the positions of its units in `units`
     for i, (kind, name) in enumerate(units):
@@ -193,7 +193,7 @@ def _in_parallel(units: list[Unit], opts: RunOptions, jobs: int, first_layer: di
         max_workers=jobs,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_process,
-        initargs=(str(cache_home() / "hypothesis"),),  # where the command line keeps them
+        initargs=(str(configuration.storage_directory(intent_to_write=False).home_directory),),
     )
     try:
         futures: dict[int, tuple[Future[list[Result]], int]] = {}  # unit -> its group's future, its place there
@@ -212,8 +212,7 @@ def _run_units(units: list[Unit], opts: RunOptions) -> list[Result]:
 
 
 def _start_process(hypothesis_home: str) -> None:
-    """A spawned process keeps Hypothesis's files where `gradcheck selftest` keeps
-    them (the user's cache directory), not in the working directory."""
+    """A spawned process keeps Hypothesis's files where the parent does."""
     from hypothesis import configuration
 
     configuration.set_hypothesis_home_dir(hypothesis_home)
