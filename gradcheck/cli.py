@@ -247,14 +247,6 @@ def parser() -> argparse.ArgumentParser:
     )
     _common(st, layers=False)
     st.add_argument(
-        "--jobs",
-        type=_jobs,
-        default=0,
-        metavar="N",
-        help="check the reference's layers and the mutants N at a time, in processes of their own (default "
-        "one per CPU; 1: all in this process); the report is the same, in the same order",
-    )
-    st.add_argument(
         "--mutants",
         default=None,
         metavar="A,B",
