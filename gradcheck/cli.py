@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
 
             configuration.set_hypothesis_home_dir(cache_home() / "hypothesis")  # not the working directory
 
-            return selftest(args, _options(args, "gradcheck selftest"), _say)
+            return _interruptible(lambda: selftest(args, _options(args, "gradcheck selftest"), _say), "selftest")
         return _supervised(args)
     except TargetError as exc:
         print(f"gradcheck: {exc}", file=sys.stderr)
@@ -388,6 +388,24 @@ def _on_sigterm(signum, frame):
 # it with no report and an exit code outside the contract (a layer's
 # os.kill(os.getppid(), SIGUSR1) did): ignored while the layers run.
 _IGNORED = ("SIGUSR1", "SIGUSR2")
+
+
+def _interruptible(work, what: str) -> int:
+    """Run `work` in this process with Ctrl-C, SIGTERM and SIGHUP ending it as they end
+    `run` and `check`: a one-line message and exit 130, 143 or 129, never a traceback.
+    (The selftest writes its report at the end: an interrupted one has none.)"""
+    old = {sig: signal.signal(sig, _on_sigterm) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return work()
+    except KeyboardInterrupt as exc:
+        how = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+        print(f"gradcheck: {what} {how}; no report written", file=sys.stderr)
+        if isinstance(exc, _HungUp):
+            return EXIT_HANGUP
+        return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _supervised(args) -> int:

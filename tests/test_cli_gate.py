@@ -499,3 +499,23 @@ def test_plugin_checks_a_lookalike_named_with_mine_equals_known(jobs):
     r = jobs["plugin_lookalike"].result()
     assert r.returncode == 0, r.stdout + r.stderr
     assert "1 passed" in r.stdout
+
+
+@pytest.mark.parametrize(("sig", "code", "how"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_selftest_interrupted_exits_with_the_signals_code_and_no_traceback(tmp_path, sig, code, how):
+    """The selftest runs in this process, not a worker: Ctrl-C and SIGTERM must still
+    end it as they end run and check (a one-line message and 130 / 143)."""
+    proc = subprocess.Popen(
+        [*WITH_SIGINT, *GC, "selftest", "--json", "self.json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)  # past the imports, into the reference's layers
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, out + err
+    assert "Traceback" not in out + err
+    assert err.strip().splitlines()[-1] == f"gradcheck: selftest {how}; no report written"
+    assert not (tmp_path / "self.json").exists()
