@@ -10,14 +10,14 @@ every example drawn within those bounds.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
 import rnnref
 from gradcheck import strategies as gs
-from gradcheck.checks import rounding_allowance
-from gradcheck.compare import PRECISIONS, compare, precision_for
+from gradcheck.checks import SpecComparison
+from gradcheck.compare import PRECISIONS, Comparison, compare, precision_for
 from gradcheck.examples import Example
 from gradcheck.oracle import Oracle
 from gradcheck.specs import Spec
@@ -161,13 +161,12 @@ def _ref_values(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None
     return values
 
 
-def assert_close(actual, expected, dtype, what: str, rounding: Callable[[], float] | None = None) -> None:
-    """compare() with the analytic tolerance of `dtype`; the message names the worst entry.
-    A comparison that fails is made again allowing what `rounding()` says rounding
-    alone explains (as gradcheck's checks do: checks.rounding_allowance)."""
-    c = compare(actual, expected, rtol(dtype))
-    if not c.ok and c.shape_error is None and rounding is not None:
-        c = compare(actual, expected, rtol(dtype), atol=rounding())
+def assert_close(actual, expected, dtype, what: str) -> None:
+    """compare() with the analytic tolerance of `dtype`; the message names the worst entry."""
+    _assert_ok(compare(actual, expected, rtol(dtype)), what)
+
+
+def _assert_ok(c: Comparison, what: str) -> None:
     if not c.ok:
         worst = c.worst[0] if c.worst else None
         detail = c.shape_error or (
@@ -178,27 +177,15 @@ def assert_close(actual, expected, dtype, what: str, rounding: Callable[[], floa
 
 
 def assert_matches_spec(spec: Spec, ex: Example, out, grads, ref, label: str = "") -> None:
-    """Output and every gradient the layer owes (spec.grad_args) equal the spec's vjp."""
+    """Output and every gradient the layer owes (spec.grad_args) equal the spec's vjp,
+    compared as gradcheck's checks compare them (`checks.SpecComparison`: a failing
+    comparison is made again allowing what rounding alone explains)."""
     prefix = f"{spec.name}{label} "
-    allowance: dict[str, float] = {}
-
-    def rounding(name: str) -> Callable[[], float]:
-        def get() -> float:
-            if not allowance:  # the spec once more, in float32: only for a comparison that failed
-                allowance.update(
-                    rounding_allowance(
-                        ORACLE, spec, _ref_values(spec, ex), ex.dout, ex.dims, ref, precision_for(ex.dtype), BUCKET
-                    )
-                    or {"": 0.0}
-                )
-            return allowance.get(name, 0.0)
-
-        return get
-
-    assert_close(out, ref.out, ex.dtype, prefix + "forward", rounding("out"))
+    against = SpecComparison(ORACLE, spec, _ref_values(spec, ex), ex.dout, ex.dims, ref, precision_for(ex.dtype), BUCKET)
+    _assert_ok(against(out, "out"), prefix + "forward")
     for a in spec.grad_args:
         assert grads.get(a.name) is not None, f"{prefix}d{a.name} is missing"
-        assert_close(grads[a.name], ref.grads[a.name], ex.dtype, f"{prefix}d{a.name}", rounding(a.name))
+        _assert_ok(against(grads[a.name], a.name), f"{prefix}d{a.name}")
 
 
 def spec_final_state(spec: Spec, values: Mapping[str, np.ndarray], dims: Mapping[str, int]) -> tuple[np.ndarray, ...]:
