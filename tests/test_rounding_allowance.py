@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import rnnref
-from gradcheck.checks import rounding_allowance, setup
-from gradcheck.compare import PRECISIONS, compare
+from gradcheck.checks import SpecComparison, rounding_allowance, setup
+from gradcheck.compare import PRECISIONS, ROUNDING_MARGIN, compare
 from gradcheck.engine import check_example
 from gradcheck.examples import Example
 from gradcheck.oracle import Oracle
@@ -98,3 +98,39 @@ def test_the_allowance_scales_with_the_precision_and_is_zero_for_an_exact_result
     dims = {"N": 1, "D": 2, "H": 2}
     ref = oracle(affine, values, np.ones((1, 2)), dims)
     assert rounding_allowance(oracle, affine, values, np.ones((1, 2)), dims, ref, PRECISIONS[np.dtype(np.float64)])["out"] == 0.0
+
+
+def test_a_cells_first_result_gets_the_allowance_of_that_result_alone():
+    """check_cell compares a TimeLSTM at T=1 with the LSTM's h_next only: the
+    rounding of c_next (here ~1e4, rounded ~1e-3 in float32) must not widen h_next's
+    allowance (h_next = o * tanh(c_next) is saturated, its rounding ~1e-8)."""
+    oracle = Oracle()
+    lstm = SPECS["LSTM"]
+    rng = np.random.default_rng(3)
+    dims = {"N": 2, "D": 3, "H": 4}
+    values = {
+        "Wx": rng.normal(size=(3, 16)),
+        "Wh": rng.normal(size=(4, 16)),
+        "b": rng.normal(size=16),
+        "x": rng.normal(size=(2, 3)),
+        "h_prev": rng.normal(size=(2, 4)),
+        "c_prev": 1e4 * (1 + rng.random(size=(2, 4))),
+    }
+    dout = rng.normal(size=(2, 8))
+    ref = oracle(lstm, values, dout, dims)
+    prec = PRECISIONS[np.dtype(np.float32)]
+
+    def first(out):
+        return out[..., :4]
+
+    whole = rounding_allowance(oracle, lstm, values, dout, dims, ref, prec)["out"]
+    part = rounding_allowance(oracle, lstm, values, dout, dims, ref, prec, out_part=first)["out"]
+    low = oracle(lstm, values, dout, dims, None, np.float32)
+    by_hand = ROUNDING_MARGIN * float(np.max(np.abs(first(np.asarray(low.out, np.float64)) - first(ref.out))))
+    assert part == pytest.approx(by_hand) and 0 < part < whole / 100
+    # an h_next off by 4x the tolerance fails, though the whole output's allowance
+    # would have let it pass
+    h_next = first(ref.out) + 4 * prec.analytic * np.max(np.abs(first(ref.out)))
+    assert not compare(h_next, first(ref.out), prec.analytic, atol=part).ok
+    assert compare(h_next, first(ref.out), prec.analytic, atol=whole).ok
+    assert not SpecComparison(oracle, lstm, values, dout, dims, ref, prec, out_part=first)(h_next, "out").ok
