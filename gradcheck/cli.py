@@ -119,9 +119,9 @@ def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
         type=_dims,
         default={},
         metavar="T=12,H=8",
-        help="upper bounds of the drawn example sizes, by letter N T D H V (default N=3 T=5 D=4 H=4 V=6; "
-        "the thorough profile: N=4 T=12 D=6 H=8 V=10): a bug that shows only on longer or wider "
-        "examples needs them",
+        help="upper bounds of the drawn example sizes, by letter N T S D H V (default N=3 T=5 S=5 D=4 H=4 "
+        "V=6; the thorough profile: N=4 T=12 S=12 D=6 H=8 V=10; S is an attention encoder's length): "
+        "a bug that shows only on longer or wider examples needs them",
     )
     p.add_argument(
         "--no-compile-cache",
@@ -298,9 +298,9 @@ def _dims(text: str) -> dict[str, int]:
     for item in filter(None, (x.strip() for x in text.split(","))):
         letter, _, value = item.partition("=")
         low = 2 if letter == "V" else 1  # a vocabulary of one class has nothing to predict
-        if letter not in tuple("NTDHV") or not value.isdigit() or not low <= int(value) <= 64:
+        if letter not in tuple(profiles.LETTERS) or not value.isdigit() or not low <= int(value) <= 64:
             raise argparse.ArgumentTypeError(
-                f"{item!r}: give LETTER=N with a letter of N T D H V and 1 <= N <= 64 (V >= 2)"
+                f"{item!r}: give LETTER=N with a letter of {' '.join(profiles.LETTERS)} and 1 <= N <= 64 (V >= 2)"
             )
         out[f"max_{letter}"] = int(value)
     return out

@@ -214,7 +214,7 @@ def check_layer(
     one example and return a Report.
 
     spec: the spec's name (default: the class's __name__, e.g. "TimeRNN").
-    dims: N, T, D, H, V (defaults small: N=2, T=3, D=4, H=5, V=6).
+    dims: N, T, S, D, H, V (defaults small: N=2, T=3, S=4, D=4, H=5, V=6).
     dtype: of the generated params and inputs (float64, or float32 as the book).
     cell: the single-step class for the T=1 check (RNN for TimeRNN, ...).
     use_spec: False checks with finite differences and the protocol only.
@@ -224,7 +224,7 @@ def check_layer(
     if name not in known and not isinstance(spec, Spec):
         raise ValueError(f"no spec named {name!r}; known: {', '.join(known)}")
     spec_obj = spec if isinstance(spec, Spec) else known[cast(str, name)]  # a known name: checked above
-    dims = {**{"N": 2, "T": 3, "D": 4, "H": 5, "V": 6}, **(dims or {})}
+    dims = {**{"N": 2, "T": 3, "S": 4, "D": 4, "H": 5, "V": 6}, **(dims or {})}
     ex = example or make_example(spec_obj, dims, seed, dtype)
     findings = check_example(
         spec_obj, layer, ex, oracle=oracle or default_oracle(), cell_factory=cell, use_spec=use_spec

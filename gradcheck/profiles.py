@@ -23,10 +23,16 @@ PROFILES: dict[str, dict[str, Any]] = {
     "thorough": dict(max_examples=500, derandomize=False),
 }
 DEFAULT = "ci"
+# The dims an axis is made of (gradcheck/specs/base.py says what each is), in the
+# order examples draw them. Here, not with the specs, so that the command line can
+# validate --dims without importing JAX.
+LETTERS = "NTSDHV"
 # Upper bounds of the drawn dims per profile (strategies.DEFAULT_BOUNDS otherwise:
-# N<=3, T<=5, D,H<=4, V<=6). thorough also reaches sizes where a bug that only shows
+# N<=3, T,S<=5, D,H<=4, V<=6). thorough also reaches sizes where a bug that only shows
 # past a few steps (BPTT cut off after 8 steps, say) or at a wider H appears.
-DIMS: dict[str, dict[str, int]] = {"thorough": {"max_N": 4, "max_T": 12, "max_D": 6, "max_H": 8, "max_V": 10}}
+DIMS: dict[str, dict[str, int]] = {
+    "thorough": {"max_N": 4, "max_T": 12, "max_S": 12, "max_D": 6, "max_H": 8, "max_V": 10}
+}
 
 
 def _common() -> dict[str, Any]:

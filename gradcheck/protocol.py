@@ -293,14 +293,18 @@ def check_reuse(ctx: Context) -> list[Finding]:
 def other_shapes(ctx: Context) -> list[Example]:
     """Examples with the primary's parameters but another batch size and length:
     one step longer than the primary (what a layer built for the first T cannot
-    run), then shorter. The batch is 1 (2 when the primary's is 1) so that a
-    PTB-size example pays for a thin slice, not a second full pass."""
+    run), then shorter; an encoder's length S with T. The batch is 1 (2 when the
+    primary's is 1) so that a PTB-size example pays for a thin slice, not a second
+    full pass."""
     dims = ctx.ex.dims
     n = 1 if dims["N"] > 1 else 2
     if "T" in dims:
-        shapes = [{**dims, "N": n, "T": dims["T"] + 1}]
-        if dims["T"] > dict(ctx.spec.min_dims).get("T", 1):  # Seq2seq needs T >= 2
-            shapes.append({**dims, "N": n, "T": dims["T"] - 1})
+        least = dict(ctx.spec.min_dims)  # Seq2seq needs T >= 2
+        lengths: list[str] = [k for k in ("T", "S") if k in dims]
+        shapes = [{**dims, "N": n, **{k: dims[k] + 1 for k in lengths}}]
+        if dims["T"] > least.get("T", 1):
+            shorter = {k: dims[k] - 1 for k in lengths if dims[k] > least.get(k, 1)}
+            shapes.append({**dims, "N": n, **shorter})
     else:
         shapes = [{**dims, "N": dims["N"] + 1}, {**dims, "N": n}] if dims["N"] > 1 else [{**dims, "N": 2}]
     out = []

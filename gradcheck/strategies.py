@@ -28,12 +28,19 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .examples import Example, PlanStep, make_example, mask_for
-from .specs import IGNORE_LABEL, Spec
+from .specs import IGNORE_LABEL, LETTERS, Spec
 from .specs.base import shape_of as axes_shape
 from .userspecs import spec_named
 
-LETTERS = "NTDHV"
-DEFAULT_BOUNDS: dict[str, tuple[int, int]] = {"N": (1, 3), "T": (1, 5), "D": (1, 4), "H": (1, 4), "V": (2, 6)}
+# S (an attention encoder's length) as T: drawn apart from it, over the same range
+DEFAULT_BOUNDS: dict[str, tuple[int, int]] = {
+    "N": (1, 3),
+    "T": (1, 5),
+    "S": (1, 5),
+    "D": (1, 4),
+    "H": (1, 4),
+    "V": (2, 6),
+}
 MASK_PATTERNS = ("none", "random", "all_but_one", "all")
 PRIMARY_MASK_PATTERNS = ("none", "random", "all_but_one")
 

@@ -41,9 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from .specs import SPECS, Arg, Spec  # (the names the specs package keeps exporting)
+from .specs import LETTERS, SPECS, Arg, Spec  # (the names the specs package keeps exporting)
 
-LETTERS = "NTDHV"
 KINDS = ("weight", "table", "bias", "float", "tokens", "labels")
 
 

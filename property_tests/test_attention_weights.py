@@ -64,8 +64,8 @@ def test_weights_are_a_distribution_over_the_encoder_steps(name, dtype, data):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
 @given(data=states())
 def test_time_attention_weights_are_a_distribution_at_every_decoder_step(dtype, data):
-    """TimeAttention's encoder and decoder lengths differ here (the examples give
-    them one length): the weights (N, T_dec, T_enc) sum to 1 over T_enc."""
+    """TimeAttention's encoder and decoder lengths drawn apart (as the checker's
+    examples draw S and T): the weights (N, T_dec, T_enc) sum to 1 over T_enc."""
     hs_enc, hs_dec = (x.astype(dtype) for x in data)
     assert_distribution(np.asarray(attention_weights(hs_enc.astype(np.float64), hs_dec.astype(np.float64))), 2, "spec")
     layer = rnnref.TimeAttention()

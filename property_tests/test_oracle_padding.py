@@ -32,9 +32,9 @@ FINALS = Oracle()  # its own: the final state is not padded in time (it runs in 
 WHOLE: dict[str, Callable] = {}
 # Below BUCKET (N=3, T=5, D=4, H=4, V=6): minimal, middling, and some axes unpadded.
 CONFIGS = (
-    {"N": 1, "T": 1, "D": 1, "H": 1, "V": 2},
-    {"N": 2, "T": 3, "D": 2, "H": 3, "V": 4},
-    {"N": 3, "T": 2, "D": 4, "H": 1, "V": 6},
+    {"N": 1, "T": 1, "S": 1, "D": 1, "H": 1, "V": 2},
+    {"N": 2, "T": 3, "S": 2, "D": 2, "H": 3, "V": 4},
+    {"N": 3, "T": 2, "S": 3, "D": 4, "H": 1, "V": 6},
 )
 TOL = PRECISIONS[np.dtype(np.float64)].analytic
 # Every spec, and the decode of each that generates (the scores generate's check reads).
@@ -96,33 +96,46 @@ def test_padding_to_a_bucket_gives_the_unpadded_result(name):
     assert 1 <= PADDED.compiles - before <= allowed, f"{name}: padded calls compiled {PADDED.compiles - before} times"
 
 
-UNPADDED_T = [n for n, s in SPECS.items() if "T" in s.unpadded]
 ATTENTION = {"AttentionWeight", "Attention", "TimeAttention", "AttentionDecoder", "AttentionSeq2seq"}
+TWO_SEQUENCES = {"TimeAttention", "AttentionDecoder", "AttentionSeq2seq"}  # the encoder's S, the decoder's T
 
 
-def test_the_attention_layers_that_read_the_encoder_through_a_softmax_are_not_padded_in_time():
+def encoder_steps(spec) -> str:
+    """The letter of the encoder's steps: S where a layer reads two sequences, else T."""
+    return "S" if "S" in spec.letters else "T"
+
+
+def test_the_attention_layers_that_read_the_encoder_through_a_softmax_are_not_padded_in_its_steps():
     """The decision for attention (docs/design-notes.md): a softmax over the encoder
-    steps, or the decoder started from their last, is not padded in T; the weighted
-    sum (linear in a, padded with 0) and the encoder (an LSTM) are."""
-    assert set(UNPADDED_T) >= ATTENTION
-    assert not {"WeightSum", "AttentionEncoder"} & set(UNPADDED_T)
+    steps, or the decoder started from their last, is not padded in them (S, or T in
+    a layer of one sequence); the decoder's steps T are, as are the weighted sum
+    (linear in a, padded with 0) and the encoder (an LSTM)."""
+    assert {n for n, s in SPECS.items() if "S" in s.letters} == TWO_SEQUENCES
+    for name in ATTENTION:
+        assert encoder_steps(SPECS[name]) in SPECS[name].unpadded, name
+    for name in TWO_SEQUENCES:
+        assert "T" not in SPECS[name].unpadded, name
+    assert not {"WeightSum", "AttentionEncoder"} & {n for n, s in SPECS.items() if "T" in s.unpadded}
 
 
 @pytest.mark.parametrize("name", sorted(ATTENTION))
-def test_a_spec_marked_unpadded_in_time_would_change_if_padded(name):
-    """Not padding T costs a compile per T: each attention spec that declares it
-    needs it. Padding T (the spec as if it allowed it) changes its output."""
+def test_a_spec_marked_unpadded_in_the_encoders_steps_would_change_if_padded(name):
+    """Not padding the encoder's steps costs a compile per length: each attention
+    spec that declares it needs it. Padding them (the spec as if it allowed it)
+    changes its output."""
     from dataclasses import replace
 
     spec = SPECS[name]
-    as_if = replace(spec, name=f"{name}~padded-T", pads_time=True, unpadded=tuple(x for x in spec.unpadded if x != "T"))
-    dims = {k: v for k, v in {"N": 2, "T": 2, "D": 3, "H": 3, "V": 4}.items() if k in spec.letters}
+    k = encoder_steps(spec)
+    kept = tuple(x for x in spec.unpadded if x != k)
+    as_if = replace(spec, name=f"{name}~padded-{k}", pads_time=True, unpadded=kept)
+    dims = {k: v for k, v in {"N": 2, "T": 2, "S": 2, "D": 3, "H": 3, "V": 4}.items() if k in spec.letters}
     ex = make_example(spec, dims, 0, np.float64)
     for arg in spec.states:
         ex.values[arg.name] = np.random.default_rng(0).uniform(-0.9, 0.9, ex.values[arg.name].shape)
     own = UNPADDED(spec, ex.values, ex.dout, dims, bucket=dims)
-    padded = Oracle()(as_if, ex.values, ex.dout, dims, bucket={**dims, "T": 4})
-    assert not compare(padded.out, own.out, TOL).ok, f"{name}: padding T leaves the output unchanged"
+    padded = Oracle()(as_if, ex.values, ex.dout, dims, bucket={**dims, k: 4})
+    assert not compare(padded.out, own.out, TOL).ok, f"{name}: padding {k} leaves the output unchanged"
 
 
 def test_a_sum_axis_is_padded_part_by_part():

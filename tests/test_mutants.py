@@ -19,9 +19,10 @@ from gradcheck.specs import SPECS, Spec
 # A: D != H (a missing transpose of Wx is a shape error); B: other sizes, H < D;
 # C: D == H (a missing transpose gives wrong values, not a shape error) and V = 2,
 # so N = 3 token ids (Embedding) and N * T = 12 (TimeEmbedding) must repeat one.
-DIMS_A = {"N": 2, "T": 3, "D": 4, "H": 5, "V": 6}
-DIMS_B = {"N": 3, "T": 4, "D": 3, "H": 2, "V": 7}
-DIMS_C = {"N": 3, "T": 4, "D": 4, "H": 4, "V": 2}
+# S, an attention encoder's length: longer than T, shorter, and equal
+DIMS_A = {"N": 2, "T": 3, "S": 4, "D": 4, "H": 5, "V": 6}
+DIMS_B = {"N": 3, "T": 4, "S": 2, "D": 3, "H": 2, "V": 7}
+DIMS_C = {"N": 3, "T": 4, "S": 4, "D": 4, "H": 4, "V": 2}
 
 
 def examples(spec: Spec, seeds: int = 5) -> Iterator[Example]:

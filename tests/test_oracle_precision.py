@@ -16,7 +16,7 @@ def test_oracle_returns_float64_for_every_spec(name, dtype):
 
     assert jax.config.jax_enable_x64
     spec = SPECS[name]
-    ex = make_example(spec, {"N": 2, "T": 3, "D": 4, "H": 5, "V": 6}, seed=0, dtype=dtype)
+    ex = make_example(spec, {"N": 2, "T": 3, "S": 4, "D": 4, "H": 5, "V": 6}, seed=0, dtype=dtype)
     ref = Oracle()(spec, ex.values, ex.dout, ex.dims)
     assert ref.out.dtype == np.float64
     assert {k: g.dtype for k, g in ref.grads.items()} == {

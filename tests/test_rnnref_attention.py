@@ -27,7 +27,7 @@ ATTENTION = [
 @pytest.mark.parametrize("name", ATTENTION)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_rnnref_attention_passes_every_check(name, dtype):
-    report = check_layer(reference()[name], name, dtype=dtype, dims={"T": 4})
+    report = check_layer(reference()[name], name, dtype=dtype, dims={"T": 4, "S": 3})
     assert report.passed and not_passing(report) == {}, report
     assert "generate" in report.layers[0].checks or name != "AttentionSeq2seq"
 
@@ -67,7 +67,7 @@ class TimeAttentionDecWrong(rnnref.TimeAttention):
     [(WeightSumDaScaled, "WeightSum", "da", "dhs"), (TimeAttentionDecWrong, "TimeAttention", "dhs_dec", "dhs_enc")],
 )
 def test_each_returned_gradient_is_checked_by_name(cls, name, wrong, right):
-    report = check_layer(cls, name, dims={"T": 4})
+    report = check_layer(cls, name, dims={"T": 4, "S": 3})
     failures = report.layers[0].failures
     assert not report.passed
     by_check = {f.check: f.tensor for f in failures if f.check in ("backward-jax", "backward-fd")}

@@ -36,7 +36,7 @@ gradcheck.declare("LayerNormShapes", params={"g": "D", "b": "D:bias"}, inputs={"
     "kw, message",
     [
         (dict(name="TimeRNN"), "one of the book's layers"),
-        (dict(inputs={"x": "N,Q"}), "use letters of N T D H V"),
+        (dict(inputs={"x": "N,Q"}), "use letters of N T S D H V"),
         (dict(inputs={"x": "N,D:weird"}), "kind 'weird'"),
         (dict(params={"g": "D:tokens"}), "not tokens"),
         (dict(output="N,H"), "output axis H"),

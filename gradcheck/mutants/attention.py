@@ -50,6 +50,14 @@ MUTANTS: list[Mutant] = [
         description="dhs_enc keeps the last decoder step's gradient; every step read hs_enc",
     ),
     edit(
+        "TimeAttention", "forward",
+        old="for t in range(hs_dec.shape[1]):",
+        new="for t in range(hs_enc.shape[1]):  # BUG: the encoder's steps, not the decoder's",
+        name="time-attention-loops-over-encoder-steps", family="a loop over the wrong length",
+        layers=("TimeAttention",),
+        description="forward runs one attention per encoder step: right only when both sequences have one length",
+    ),
+    edit(
         "AttentionEncoder", "backward",
         old="self.embed.backward(self.lstm.backward(dhs))",
         new="last = np.zeros_like(dhs)\n"

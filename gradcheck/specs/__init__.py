@@ -22,6 +22,7 @@ from __future__ import annotations
 from . import attention, basic, dropout, losses, models, recurrent, seq2seq, word2vec
 from .base import (
     IGNORE_LABEL,
+    LETTERS,
     PAD_LABEL,
     Arg,
     ArgKind,
@@ -52,6 +53,7 @@ SPECS: dict[str, Spec] = {
 __all__ = [
     "FAMILIES",
     "IGNORE_LABEL",
+    "LETTERS",
     "PAD_LABEL",
     "SPECS",
     "Arg",

@@ -7,14 +7,20 @@ row and decoder step (non-negative, summing to 1): `AttentionWeight` says so wit
 `distribution_over="T"`, and property_tests/test_attention_weights.py asserts it of
 these functions and of rnnref.
 
+Where a layer reads both sequences, the encoder's length is the letter S and the
+decoder's T, so that the examples draw them apart: a loop over the wrong one, or
+a result shaped by the wrong one, is a bug that equal lengths would hide. A layer
+of one sequence (WeightSum, AttentionWeight, Attention, AttentionEncoder) calls
+it T.
+
 A softmax over the encoder steps is changed by steps appended as padding (a zero
 state scores 0 and takes a share), and the decoder starts from the encoder's last
-state: the specs that read hs_enc through a softmax or its last step are not
-padded in T (`pads_time=False`); WeightSum (linear in a, which pads with 0) and
-AttentionEncoder (an LSTM: later steps never change earlier ones) are.
-
-In these specs the encoder and the decoder sequences share the letter T: the
-examples give them one length.
+state: the encoder's steps are not padded where they are read through a softmax
+or from their end (S in `unpadded`; `pads_time=False` for the one-sequence
+layers). The decoder's steps are padded: each reads the encoder's states and the
+steps before it, never a later one, and a padded step's scores are discarded
+(dout 0, or a label that is not counted). WeightSum (linear in a, which pads with
+0) and AttentionEncoder (an LSTM: later steps never change earlier ones) pad T.
 """
 
 from __future__ import annotations
@@ -59,7 +65,8 @@ def attention_weights(hs_enc, hs_dec):
 
 
 def time_attention(hs_enc, hs_dec):
-    """Context vectors (N, T, H): out[n, t] = sum_s w[n, t, s] hs_enc[n, s]."""
+    """Context vectors (N, T, H) of hs_enc (N, S, H) for hs_dec (N, T, H):
+    out[n, t] = sum_s w[n, t, s] hs_enc[n, s]."""
     return jnp.einsum("nts,nsh->nth", attention_weights(hs_enc, hs_dec), hs_enc)
 
 
@@ -70,9 +77,10 @@ def attention_encoder(embed_W, Wx, Wh, b, xs):
 
 
 def attention_decoder(embed_W, Wx, Wh, b, affine_W, affine_b, xs, enc_hs):
-    """Scores (N, T, V): an LSTM started from (enc_hs[:, -1], c = 0) over the
-    embedded xs; at each step its state and the context vector over enc_hs,
-    concatenated [context | state], through the affine map."""
+    """Scores (N, T, V) of xs (N, T) given enc_hs (N, S, H): an LSTM started from
+    (enc_hs[:, -1], c = 0) over the embedded xs; at each step its state and the
+    context vector over enc_hs, concatenated [context | state], through the affine
+    map."""
     h0 = enc_hs[:, -1]
     dec_hs = time_lstm(Wx, Wh, b, embedding(embed_W, xs), h0, jnp.zeros_like(h0))
     return affine(affine_W, affine_b, jnp.concatenate([time_attention(enc_hs, dec_hs), dec_hs], axis=-1))
@@ -91,7 +99,8 @@ def attention_seq2seq_scores(*args):
 
 
 def attention_seq2seq(*args):
-    """Encode xs to all its states; decode ts[:, :-1] attending over them; mean
+    """Encode xs (N, S) to all its states; decode ts[:, :-1] (ts: (N, T)) attending
+    over them; mean
     softmax cross-entropy against ts[:, 1:] (a padded row of ts, PAD_LABEL, is fed
     as word 0 and not counted), as seq2seq."""
     *params, xs, ts = args
@@ -134,11 +143,11 @@ SPECS = (
     Spec(
         "TimeAttention",
         params=(),
-        inputs=(Arg("hs_enc", ("N", "T", "H"), "float"), Arg("hs_dec", ("N", "T", "H"), "float")),
+        inputs=(Arg("hs_enc", ("N", "S", "H"), "float"), Arg("hs_dec", ("N", "T", "H"), "float")),
         output_axes=("N", "T", "H"),
         fn=time_attention,
         returns=("hs_enc", "hs_dec"),
-        pads_time=False,
+        unpadded=("S",),  # a softmax over the encoder's steps
     ),
     Spec(
         "AttentionEncoder",
@@ -151,23 +160,23 @@ SPECS = (
     Spec(
         "AttentionDecoder",
         params=DECODER_PARAMS,
-        inputs=(_XS, Arg("enc_hs", ("N", "T", "H"), "float")),
+        inputs=(_XS, Arg("enc_hs", ("N", "S", "H"), "float")),
         output_axes=("N", "T", "V"),
         fn=attention_decoder,
         from_sizes=True,
         returns=("enc_hs",),  # backward(dscore) -> denc_hs, the whole sequence
-        pads_time=False,  # starts from enc_hs[:, -1]; a softmax over its steps
+        unpadded=("S",),  # starts from enc_hs[:, -1]; a softmax over its steps
         generates=True,  # generate(enc_hs, start_id, sample_size)
         decode=attention_decoder_decode,
     ),
     Spec(
         "AttentionSeq2seq",
         params=(*ENCODER_PARAMS, *DECODER_PARAMS),
-        inputs=(_XS, Arg("ts", ("N", "T"), "tokens", pad=PAD_LABEL)),
+        inputs=(Arg("xs", ("N", "S"), "tokens"), Arg("ts", ("N", "T"), "tokens", pad=PAD_LABEL)),
         output_axes=(),
         fn=attention_seq2seq,
         kind="model",
-        pads_time=False,
+        unpadded=("S",),  # the decoder starts from the encoder's last state
         min_dims=(("T", 2),),  # ts[:, 1:] must hold a word to score
         generates=True,  # generate(xs, start_id, sample_size)
         decode=attention_seq2seq_scores,

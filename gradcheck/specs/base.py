@@ -3,8 +3,10 @@ calling convention). The specs themselves are in the family modules of this pack
 
 A `Spec` says how the layer is called (the book's protocol), which arrays its
 constructor takes (in `params` order), and the axes of every array, as letters
-N (batch), T (time), D (input width), H (hidden width), V (vocabulary), with
-blocks ("4H") and sums ("H+D") of them (`axis_terms`).
+N (batch), T (time), S (a second sequence's length: the encoder's, which an
+attention decoder reads while it runs T steps of its own), D (input width), H
+(hidden width), V (vocabulary), with blocks ("4H") and sums ("H+D") of them
+(`axis_terms`).
 
 The JAX functions are evaluated in float64 (see `oracle.py`, which enables x64).
 """
@@ -17,6 +19,8 @@ from functools import cache
 from typing import Literal
 
 import jax
+
+from ..profiles import LETTERS
 
 IGNORE_LABEL = -1  # the book's TimeSoftmaxWithLoss.ignore_label
 
@@ -235,7 +239,7 @@ class Spec:
     def __post_init__(self) -> None:
         if not self.letters:
             used = {x for arg in (*self.params, *self.inputs) for a in arg.axes for x in axis_letters(a)}
-            object.__setattr__(self, "letters", tuple(x for x in "NTDHV" if x in used))
+            object.__setattr__(self, "letters", tuple(x for x in LETTERS if x in used))
         if not self.pads_time and "T" not in self.unpadded:
             object.__setattr__(self, "unpadded", (*self.unpadded, "T"))
         if self.state is not None and self.final is None:
