@@ -262,6 +262,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if args.no_compile_cache:  # read by enable_compile_cache() where JAX runs: the worker, selftest
         os.environ[OFF_ENV] = "1"
+    # From here on a signal ends the command with its code and one line, also while
+    # it imports (JAX takes a second or more under load); run and check also catch it
+    # themselves, to write their partial report.
+    return _interruptible(lambda: _command(args), args.verb)
+
+
+def _command(args) -> int:
     from .targets import TargetError
 
     try:
@@ -273,8 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             from .selftest import selftest
 
             configuration.set_hypothesis_home_dir(cache_home() / "hypothesis")  # not the working directory
-
-            return _interruptible(lambda: selftest(args, _options(args, "gradcheck selftest"), _say), "selftest")
+            return selftest(args, _options(args, "gradcheck selftest"), _say)
         return _supervised(args)
     except TargetError as exc:
         print(f"gradcheck: {exc}", file=sys.stderr)
@@ -393,7 +399,8 @@ _IGNORED = ("SIGUSR1", "SIGUSR2")
 def _interruptible(work, what: str) -> int:
     """Run `work` in this process with Ctrl-C, SIGTERM and SIGHUP ending it as they end
     `run` and `check`: a one-line message and exit 130, 143 or 129, never a traceback.
-    (The selftest writes its report at the end: an interrupted one has none.)"""
+    No report is written: the selftest writes its own at the end, and run and check,
+    once their session runs, catch the signal themselves to write a partial one."""
     old = {sig: signal.signal(sig, _on_sigterm) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return work()

@@ -519,3 +519,34 @@ def test_selftest_interrupted_exits_with_the_signals_code_and_no_traceback(tmp_p
     assert "Traceback" not in out + err
     assert err.strip().splitlines()[-1] == f"gradcheck: selftest {how}; no report written"
     assert not (tmp_path / "self.json").exists()
+
+
+class _InterruptedImport:
+    """A module whose first use raises what Ctrl-C would raise there (or SIGTERM's
+    handler): as if the signal came while the command imports JAX, which takes a
+    second or more under load (the test above once sent it then)."""
+
+    def __init__(self, exc: type[BaseException]) -> None:
+        self.exc = exc
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):  # what tools scanning sys.modules read (__file__, __spec__)
+            raise AttributeError(name)
+        raise self.exc()
+
+
+@pytest.mark.parametrize("verb", ["selftest", "run", "check"])
+@pytest.mark.parametrize(("terminated", "code", "how"), [(False, 130, "interrupted"), (True, 143, "terminated")])
+def test_a_signal_while_importing_ends_with_its_code_and_one_line(monkeypatch, tmp_path, verb, terminated, code, how):
+    from gradcheck import cli
+
+    exc = cli._Terminated if terminated else KeyboardInterrupt
+    module = "gradcheck.selftest" if verb == "selftest" else "gradcheck.targets"  # after the options are parsed
+    monkeypatch.setitem(sys.modules, module, _InterruptedImport(exc))
+    args = {"selftest": ["selftest"], "run": ["run"], "check": ["check", "mine.py"]}[verb]
+    (tmp_path / "mine.py").write_text("class Affine: pass\n")
+    r = gc_in_process(*args, "--json", "out.json", cwd=tmp_path)
+    assert r.returncode == code, r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    assert r.stderr.strip().splitlines() == [f"gradcheck: {verb} {how}; no report written"]
+    assert not (tmp_path / "out.json").exists()
