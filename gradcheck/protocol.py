@@ -234,7 +234,9 @@ def check_reuse(ctx: Context) -> list[Finding]:
     shape from a crash of reuse)."""
     spec = ctx.spec
     for other in other_shapes(ctx):
-        what = ", ".join(f"{k}={other.dims[k]}" for k in ("N", "T") if k in other.dims)
+        sized = [k for k in ("N", "T", "S") if k in other.dims]
+        what = ", ".join(f"{k}={other.dims[k]}" for k in sized)
+        first = " or ".join(filter(None, (", ".join(sized[:-1]), sized[-1])))  # "N", "N or T", "N, T or S"
         inputs = calling.inputs_for(spec, other, other.values)
         state = None if ctx.state is None else other.values[spec.state.name]  # type: ignore[union-attr]
         carry = tuple(other.values[a.name] for a in spec.carry) if ctx.carry else ()
@@ -254,7 +256,7 @@ def check_reuse(ctx: Context) -> list[Finding]:
                     "reuse",
                     "fail",
                     f"{err}, on a second example with {what} through the same instance (a fresh instance runs "
-                    "it: is something built once for the first N or T?)",
+                    f"it: is something built once for the first {first}?)",
                 ),
                 Finding("grads-replaced", "skip", "skipped: see reuse"),
             ]

@@ -139,3 +139,22 @@ def test_attention_seq2seq_generates_from_the_whole_encoding():
 def test_bad_input_gets_a_message_naming_the_argument(call, match):
     with pytest.raises((ValueError, TypeError, RuntimeError), match=match):
         call()
+
+
+class TimeAttentionShapesOnce(rnnref.TimeAttention):
+    """Keeps the shapes of its first call: right on one example, wrong on the next
+    encoder length (a stale (N, S, H) for dhs_enc)."""
+
+    def forward(self, hs_enc, hs_dec):
+        first = self.shapes
+        out = super().forward(hs_enc, hs_dec)
+        self.shapes = first or self.shapes  # BUG: the first call's shapes, kept
+        return out
+
+
+def test_a_layer_that_keeps_the_first_encoder_length_fails_reuse_naming_it():
+    report = check_layer(TimeAttentionShapesOnce, "TimeAttention", dims={"T": 3, "S": 4})
+    failures = {f.check: f.message for f in report.layers[0].failures}
+    assert set(failures) == {"reuse"}, failures
+    assert "N=1, T=4, S=5 through the same instance" in failures["reuse"]
+    assert "built once for the first N, T or S?" in failures["reuse"]
