@@ -236,7 +236,7 @@ def check_reuse(ctx: Context) -> list[Finding]:
     for other in other_shapes(ctx):
         sized = [k for k in ("N", "T", "S") if k in other.dims]
         what = ", ".join(f"{k}={other.dims[k]}" for k in sized)
-        first = " or ".join(filter(None, (", ".join(sized[:-1]), sized[-1])))  # "N", "N or T", "N, T or S"
+        kept = " or ".join(filter(None, (", ".join(sized[:-1]), sized[-1])))  # "N", "N or T", "N, T or S"
         inputs = calling.inputs_for(spec, other, other.values)
         state = None if ctx.state is None else other.values[spec.state.name]  # type: ignore[union-attr]
         carry = tuple(other.values[a.name] for a in spec.carry) if ctx.carry else ()
@@ -256,7 +256,7 @@ def check_reuse(ctx: Context) -> list[Finding]:
                     "reuse",
                     "fail",
                     f"{err}, on a second example with {what} through the same instance (a fresh instance runs "
-                    f"it: is something built once for the first {first}?)",
+                    f"it: is something built once for the first {kept}?)",
                 ),
                 Finding("grads-replaced", "skip", "skipped: see reuse"),
             ]
