@@ -110,7 +110,7 @@ def tokens_NT(N: int, T: int, V: int, *, pool: int | None = None) -> st.SearchSt
 
 def first_tokens(spec: Spec, dims: Mapping[str, int]) -> st.SearchStrategy[np.ndarray | None]:
     """The ids of the spec's first tokens input in its shape ((N, T), (N,), or CBOW's
-    contexts (N, 2)), drawn as tokens_NT (N, the rest) so that all shrink alike;
+    contexts (N, 4)), drawn as tokens_NT (N, the rest) so that all shrink alike;
     None when it takes no token ids."""
     first = next((a for a in spec.args if a.kind == "tokens"), None)
     if first is None:

@@ -163,6 +163,24 @@ self.in_layer.backward(dhs)""",
         description="forward sums the context rows; backward divides dh as for the mean",
     ),
     edit(
+        "CBOW", "backward",
+        old="dh = self.ns_loss.backward(dout) * (1 / self.n_contexts)",
+        new="dh = self.ns_loss.backward(dout) * 0.5  # BUG: SimpleCBOW's mean of two, at any window_size",
+        name="cbow-gradient-halved-at-any-window", family="gradient not divided as the forward does",
+        layers=_CBOW4,
+        description="backward divides dh by 2, as SimpleCBOW's two contexts: right only at window_size 1",
+    ),
+    edit(
+        "SkipGram", "forward",
+        old="return sum((layer.forward(h, contexts[:, k]) for k, layer in enumerate(self.loss_layers)), np.zeros((), h.dtype))",
+        new="return sum((layer.forward(h, contexts[:, k]) for k, layer in enumerate(self.loss_layers[:2])), "
+        "np.zeros((), h.dtype))  # BUG: SimpleSkipGram's two contexts, at any window_size",
+        name="skip-gram-two-contexts-at-any-window", family="a loop over the wrong length",
+        layers=_SKIP_GRAM4,
+        description="forward scores the first two context words only, as SimpleSkipGram (right only at window_size "
+        "1); backward then meets losses forward never ran",
+    ),
+    edit(
         "SkipGram", "backward",
         old="dh = np.sum([layer.backward(dout) for layer in self.loss_layers], axis=0)",
         new="dh = [layer.backward(dout) for layer in self.loss_layers][0]  # BUG: h feeds every context's loss: sum them",

@@ -74,6 +74,12 @@ def negative_sampling(loss):
 # The book's NegativeSamplingLoss(W, corpus, power=0.75, sample_size=5): the spec
 # takes S = 5 negatives per row (a fixed extent), so V >= S + 1 distinct words.
 SAMPLE_SIZE = 5
+# CBOW and SkipGram are built with window_size 2: four context words, so that a
+# model written for SimpleCBOW's two (a mean taken as * 0.5, contexts[:, 0] and
+# contexts[:, 1] alone) is wrong on the examples, as it is on the book's data
+# (window_size 5 in ch04's training script).
+WINDOW = 2
+CONTEXTS = 2 * WINDOW
 
 
 def unigram_corpus(V: int) -> np.ndarray:
@@ -112,8 +118,8 @@ def skip_gram(loss):
 
 
 def window_corpus_args(dims: Mapping[str, int]) -> tuple:
-    """CBOW(V, H, window_size, corpus)'s arguments after the sizes: window_size 1."""
-    return (1, *corpus_args(dims))
+    """CBOW(V, H, window_size, corpus)'s arguments after the sizes: window_size WINDOW."""
+    return (WINDOW, *corpus_args(dims))
 
 
 def with_book_loss(net, exact=softmax_cross_entropy, book=SOFTMAX_EPS):
@@ -188,15 +194,18 @@ SPECS = (
     Spec(
         "CBOW",
         params=(Arg("W_in", ("V", "H"), "table"), Arg("W_out", ("V", "H"), "table")),
-        # window_size 1: two context words; a padded row's target is not counted.
-        inputs=(Arg("contexts", ("N", "2"), "tokens"), Arg("target", ("N",), "tokens", PAD_LABEL)),
+        # window_size WINDOW: 2 * WINDOW context words; a padded row's target is not counted.
+        inputs=(Arg("contexts", ("N", str(CONTEXTS)), "tokens"), Arg("target", ("N",), "tokens", PAD_LABEL)),
         drawn=(Arg("negatives", ("N", str(SAMPLE_SIZE)), "drawn"),),
         output_axes=(),
         kind="model",
         sizes=("V", "H"),  # CBOW(vocab_size, hidden_size, window_size, corpus)
         extra_args=window_corpus_args,
         # The book's params: W_in once per context word, W_out once per EmbeddingDot.
-        tied=((1, "W_in"), *((i, "W_out") for i in range(3, SAMPLE_SIZE + 3))),
+        tied=(
+            *((i, "W_in") for i in range(1, CONTEXTS)),
+            *((i, "W_out") for i in range(CONTEXTS + 1, CONTEXTS + SAMPLE_SIZE + 1)),
+        ),
         min_dims=(("V", SAMPLE_SIZE + 1),),
         **with_book_loss(cbow, sigmoid_cross_entropy, SIGMOID_EPS),
     ),
@@ -204,14 +213,15 @@ SPECS = (
         "SkipGram",
         params=(Arg("W_in", ("V", "H"), "table"), Arg("W_out", ("V", "H"), "table")),
         # A padded row's context words are the labels: not counted.
-        inputs=(Arg("contexts", ("N", "2"), "tokens", PAD_LABEL), Arg("target", ("N",), "tokens")),
-        drawn=(Arg("negatives", ("2", "N", str(SAMPLE_SIZE)), "drawn"),),  # in draw order: context by context
+        inputs=(Arg("contexts", ("N", str(CONTEXTS)), "tokens", PAD_LABEL), Arg("target", ("N",), "tokens")),
+        # in draw order: context by context
+        drawn=(Arg("negatives", (str(CONTEXTS), "N", str(SAMPLE_SIZE)), "drawn"),),
         output_axes=(),
         kind="model",
         sizes=("V", "H"),  # SkipGram(vocab_size, hidden_size, window_size, corpus)
         extra_args=window_corpus_args,
         # The book's params: W_in, then W_out once per EmbeddingDot of each context word's loss.
-        tied=tuple((i, "W_out") for i in range(2, 2 * (SAMPLE_SIZE + 1) + 1)),
+        tied=tuple((i, "W_out") for i in range(2, CONTEXTS * (SAMPLE_SIZE + 1) + 1)),
         min_dims=(("V", SAMPLE_SIZE + 1),),
         **with_book_loss(skip_gram, sigmoid_cross_entropy, SIGMOID_EPS),
     ),
