@@ -538,11 +538,32 @@ def test_max_dims_reaches_a_bug_that_only_shows_on_long_sequences(tmp_path):
     assert "TimeRNN: FAIL" in long.stdout and "--max-dims T=12" in long.stdout  # the replay line keeps it
 
 
-@pytest.mark.parametrize("bad", ["X=3", "T=0", "T=abc", "V=1", "T=65"])
+@pytest.mark.parametrize("bad", ["X=3", "T=0", "T=abc", "V=1", "T=65", "S=0"])
 def test_max_dims_rejects_what_it_cannot_draw(bad):
     r = gc_in_process("run", "--max-dims", bad)
-    assert r.returncode == 2 and "--max-dims" in r.stderr, r.stderr
+    assert r.returncode == 2 and "--max-dims" in r.stderr and "N T S D H V" in r.stderr, r.stderr
     no_traceback(r)
+
+
+def test_max_dims_bounds_an_attention_encoders_length_apart_from_t():
+    """S (the encoder's length) is a letter of its own: bounded by --max-dims S=..
+    and drawn apart from T within the bounds."""
+    from hypothesis import given, settings
+
+    from gradcheck import strategies as gs
+    from gradcheck.cli import _dims
+
+    assert _dims("S=2,T=4") == {"max_S": 2, "max_T": 4}
+    seen = set()
+
+    @settings(max_examples=60, derandomize=True, database=None)
+    @given(gs.dims(letters="NTS", **_dims("S=2,T=4")))
+    def draw(d):
+        assert 1 <= d["S"] <= 2 and 1 <= d["T"] <= 4
+        seen.add((d["S"], d["T"]))
+
+    draw()
+    assert any(s != t for s, t in seen) and any(s == t for s, t in seen)
 
 
 def test_check_help_names_every_book_layer_gradcheck_knows():
