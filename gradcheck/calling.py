@@ -158,14 +158,25 @@ def layer_values(spec: Spec, layer: Layer, ex: Example) -> dict[str, np.ndarray]
         for arg, p in zip(spec.params, untied(spec, plist), strict=True):
             if isinstance(p, np.ndarray) and p.shape == values[arg.name].shape:
                 values[arg.name] = p.copy()
-    held = [p.dtype for p in plist or () if isinstance(p, np.ndarray) and np.issubdtype(p.dtype, np.floating)]
-    if spec.sized and held:
-        # A model (or a layer built from sizes) chooses its dtype: float inputs (TwoLayerNet's x) are given in it,
-        # as its own caller would, not in the example's.
+    own = chosen_dtype(spec, layer)
+    if own is not None:
         for arg in spec.inputs:
             if arg.differentiable:
-                values[arg.name] = values[arg.name].astype(held[0])
+                values[arg.name] = values[arg.name].astype(own)
     return values
+
+
+def chosen_dtype(spec: Spec, layer: Layer) -> np.dtype | None:
+    """The dtype a layer built from sizes (a model, ch07's Encoder, ch08's
+    AttentionDecoder) holds its params in, which it chooses: its float inputs
+    (TwoLayerNet's x) and an array dout are given in it, as its own caller would,
+    not in the example's (a float64 decoder handed a float32 dscore would sum it in
+    float32 and be judged at float64's tolerance). None for other layers."""
+    if not spec.sized:
+        return None
+    plist = getattr(layer, "params", None)
+    held = [p.dtype for p in plist or () if isinstance(p, np.ndarray) and np.issubdtype(p.dtype, np.floating)]
+    return held[0] if held else None
 
 
 def inputs_for(spec: Spec, ex: Example, values: Mapping[str, np.ndarray] | None = None) -> list[np.ndarray]:

@@ -9,7 +9,7 @@ live in `protocol.py` and `timing.py`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 import numpy as np
@@ -182,6 +182,9 @@ def setup(spec: Spec, factory: Factory, ex: Example, oracle: Oracle | None, **kw
     """Build the layer and run the primary forward and backward (raises LayerError),
     watching what they modify and return."""
     layer = calling.build(spec, factory, ex)
+    own = calling.chosen_dtype(spec, layer)
+    if own is not None and isinstance(ex.dout, np.ndarray) and ex.dout.dtype != own:
+        ex = replace(ex, dout=ex.dout.astype(own))  # its dtype, as its inputs (calling.layer_values)
     values = calling.layer_values(spec, layer, ex)
     inputs = calling.inputs_for(spec, ex, values)
     state = values[spec.state.name].copy() if spec.state is not None and spec.kind != "model" else None

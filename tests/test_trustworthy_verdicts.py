@@ -408,3 +408,25 @@ def test_the_oracle_stays_float64_when_the_checked_module_turns_x64_off():
         assert lr.status == "pass", lr.checks
     finally:
         jax.config.update("jax_enable_x64", True)
+
+
+class Float64EncoderUsingDhAsGiven(rnnref.Encoder):
+    """A correct float64 Encoder (built from sizes, it chooses its dtype) that does
+    arithmetic in the dtype dh comes in, as code that trusts its caller does."""
+
+    def __init__(self, vocab_size, wordvec_size, hidden_size, **kw):
+        super().__init__(vocab_size, wordvec_size, hidden_size, dtype=np.float64)
+
+    def backward(self, dh):
+        return super().backward((dh * 3.0) / 3.0)  # the same dh, rounded in its own dtype
+
+
+def test_a_layer_that_chooses_float64_gets_a_float64_dout_on_a_float32_example():
+    """Its caller would hand it its own dtype: a float32 dout on a float32 example
+    made its float64 gradients carry float32 rounding, judged at float64's tolerance
+    (a false alarm found on a correct float64 AttentionDecoder, session 5)."""
+    spec = SPECS["Encoder"]
+    for seed in range(4):
+        ex = make_example(spec, {"N": 2, "T": 3, "D": 4, "H": 5, "V": 6}, seed, np.float32)
+        report = check_layer(Float64EncoderUsingDhAsGiven, "Encoder", example=ex)
+        assert report.passed and not report.layers[0].warnings, report.layers[0].failures
