@@ -224,19 +224,21 @@ def check_linear_in_dout(ctx: Context) -> list[Finding]:
 
 def check_reuse(ctx: Context) -> list[Finding]:
     """One instance, many examples: after the primary example the same instance
-    runs a longer example (T+1) and a shorter one (T-1), each with another N, then
-    the primary example again, which must give the primary run's output and
-    gradients. A crash on the other shapes (that a fresh instance does not have)
+    runs a longer example (T+1) and a shorter one (T-1), each with another N (and
+    for a layer of two sequences, an example that changes the encoder's length S
+    alone: `other_shapes`), then the primary example again, which must give the
+    primary run's output and gradients. A crash on the other shapes (that a fresh instance does not have)
     or a different output on the way back means state kept from the first call,
     e.g. per-step layers built once for the first T ("reuse"); the same output
     with other gradients means grads accumulated across calls ("grads-replaced").
     No fresh instance is built unless something fails (to tell a crash of that
     shape from a crash of reuse)."""
     spec = ctx.spec
+    sized = [k for k in ("N", "T", "S") if k in ctx.ex.dims]
+    kept = " or ".join(filter(None, (", ".join(sized[:-1]), sized[-1])))  # "N", "N or T", "N, T or S"
+    others = " and ".join(filter(None, (", ".join(sized[:-1]), sized[-1])))
     for other in other_shapes(ctx):
-        sized = [k for k in ("N", "T", "S") if k in other.dims]
         what = ", ".join(f"{k}={other.dims[k]}" for k in sized)
-        kept = " or ".join(filter(None, (", ".join(sized[:-1]), sized[-1])))  # "N", "N or T", "N, T or S"
         inputs = calling.inputs_for(spec, other, other.values)
         state = None if ctx.state is None else other.values[spec.state.name]  # type: ignore[union-attr]
         carry = tuple(other.values[a.name] for a in spec.carry) if ctx.carry else ()
@@ -267,7 +269,7 @@ def check_reuse(ctx: Context) -> list[Finding]:
             Finding(
                 "reuse",
                 "fail",
-                "after examples of other N and T through the same instance, the primary example's output differs "
+                f"after examples of other {others} through the same instance, the primary example's output differs "
                 f"from its first run ({c.ratio:.3g}x the tolerance): state kept from earlier calls?",
                 ratio=c.ratio,
             ),
@@ -277,7 +279,7 @@ def check_reuse(ctx: Context) -> list[Finding]:
     first = ctx.grads
     changed = {k: g for k, g in back.grads.items() if g is not None and not np.array_equal(g, first.get(k))}  # type: ignore[arg-type]
     stale = differing(spec, changed, first, ctx.prec.analytic)
-    findings = [Finding("reuse", "pass", "the same instance runs other N and T")]
+    findings = [Finding("reuse", "pass", f"the same instance runs other {others}")]
     if stale:
         findings.append(
             Finding(
@@ -294,19 +296,28 @@ def check_reuse(ctx: Context) -> list[Finding]:
 
 def other_shapes(ctx: Context) -> list[Example]:
     """Examples with the primary's parameters but another batch size and length:
-    one step longer than the primary (what a layer built for the first T cannot
-    run), then shorter; an encoder's length S with T. The batch is 1 (2 when the
-    primary's is 1) so that a PTB-size example pays for a thin slice, not a second
-    full pass."""
+    one step longer than the primary in every length (what a layer built for the
+    first T cannot run), then shorter. The batch is 1 (2 when the primary's is 1)
+    so that a PTB-size example pays for a thin slice, not a second full pass.
+
+    A layer of two sequences (an attention decoder's T, its encoder's S) gets each
+    length changed alone after the longer example: S (to S - 1, or S + 2 at the
+    least S), then T - 1, each keeping the other dims of the call before it, so
+    that something built for the first S and rebuilt only when N or T change (or
+    the reverse) is seen."""
     dims = ctx.ex.dims
     n = 1 if dims["N"] > 1 else 2
-    if "T" in dims:
-        least = dict(ctx.spec.min_dims)  # Seq2seq needs T >= 2
-        lengths: list[str] = [k for k in ("T", "S") if k in dims]
-        shapes = [{**dims, "N": n, **{k: dims[k] + 1 for k in lengths}}]
-        if dims["T"] > least.get("T", 1):
-            shorter = {k: dims[k] - 1 for k in lengths if dims[k] > least.get(k, 1)}
-            shapes.append({**dims, "N": n, **shorter})
+    least = dict(ctx.spec.min_dims)  # Seq2seq needs T >= 2
+    lengths: list[str] = [k for k in ("T", "S") if k in dims]  # a declared layer may have S alone
+    if lengths:
+        longer = {**dims, "N": n, **{k: dims[k] + 1 for k in lengths}}
+        shapes = [longer]
+        if len(lengths) == 2:
+            shapes.append({**longer, "S": dims["S"] - 1 if dims["S"] > least.get("S", 1) else dims["S"] + 2})
+            if dims["T"] > least.get("T", 1):
+                shapes.append({**shapes[-1], "T": dims["T"] - 1})
+        elif dims[lengths[0]] > least.get(lengths[0], 1):
+            shapes.append({**dims, "N": n, lengths[0]: dims[lengths[0]] - 1})
     else:
         shapes = [{**dims, "N": dims["N"] + 1}, {**dims, "N": n}] if dims["N"] > 1 else [{**dims, "N": 2}]
     out = []

@@ -18,7 +18,8 @@ layers join the book's.
         fn=layer_norm,                             # None: shapes only (finite differences + protocol)
     )
 
-Axes are letters of N T D H V (batch, time, input width, hidden width, vocabulary),
+Axes are letters of N T S D H V (batch, time, a second sequence's length (an
+encoder's, which the layer reads beside its own T), input width, hidden width, vocabulary),
 "N,T,D" or "NTD". A suffix `:kind` says how values are drawn: params default to
 `weight` (2+ axes, scaled by 1/sqrt(fan-in)) or `bias` (1 axis); inputs to `float`
 (in (-1, 1)); `tokens` are ids in [0, V); `labels` are targets with the book's

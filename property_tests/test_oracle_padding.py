@@ -97,7 +97,8 @@ def test_padding_to_a_bucket_gives_the_unpadded_result(name):
 
 
 ATTENTION = {"AttentionWeight", "Attention", "TimeAttention", "AttentionDecoder", "AttentionSeq2seq"}
-TWO_SEQUENCES = {"TimeAttention", "AttentionDecoder", "AttentionSeq2seq"}  # the encoder's S, the decoder's T
+# the encoder's S, the decoder's T
+TWO_SEQUENCES = {"TimeAttention", "AttentionDecoder", "AttentionSeq2seq", "Seq2seq", "PeekySeq2seq"}
 
 
 def encoder_steps(spec) -> str:
@@ -109,12 +110,14 @@ def test_the_attention_layers_that_read_the_encoder_through_a_softmax_are_not_pa
     """The decision for attention (docs/design-notes.md): a softmax over the encoder
     steps, or the decoder started from their last, is not padded in them (S, or T in
     a layer of one sequence); the decoder's steps T are, as are the weighted sum
-    (linear in a, padded with 0) and the encoder (an LSTM)."""
+    (linear in a, padded with 0) and the encoder (an LSTM). ch07's Seq2seq models,
+    whose decoder starts from the encoder's last step, are the same: S not padded,
+    T padded."""
     assert {n for n, s in SPECS.items() if "S" in s.letters} == TWO_SEQUENCES
     for name in ATTENTION:
         assert encoder_steps(SPECS[name]) in SPECS[name].unpadded, name
     for name in TWO_SEQUENCES:
-        assert "T" not in SPECS[name].unpadded, name
+        assert "S" in SPECS[name].unpadded and "T" not in SPECS[name].unpadded, name
     assert not {"WeightSum", "AttentionEncoder"} & {n for n, s in SPECS.items() if "T" in s.unpadded}
 
 

@@ -65,7 +65,7 @@ class TimeRNNDropsState(rnnref.TimeRNN):
 
 def dims_of(example: str) -> dict[str, int]:
     """N=1, T=2, ... from the first line of a report's example."""
-    return {k: int(v) for k, v in re.findall(r"\b([NTDHV])=(\d+)", example.splitlines()[0])}
+    return {k: int(v) for k, v in re.findall(r"\b([NTSDHV])=(\d+)", example.splitlines()[0])}
 
 
 def array_of(example: str, name: str) -> list[float]:

@@ -51,7 +51,8 @@ def test_seq2seq_rejects_a_target_too_short_to_shift():
 
 
 def test_seq2seq_examples_keep_T_at_least_2_and_reuse_never_goes_below():
-    """min_dims: the strategy draws T >= 2, and reuse's shorter example stops at 2."""
+    """min_dims: the strategy draws T >= 2, and reuse's shorter example stops at 2
+    (the encoder's S changes alone instead: 1 -> 2 with T, then 3)."""
     spec = SPECS["Seq2seq"]
     from hypothesis import given, settings
 
@@ -70,9 +71,11 @@ def test_seq2seq_examples_keep_T_at_least_2_and_reuse_never_goes_below():
         pass
 
     ctx = Ctx()
-    ctx.spec, ctx.ex = spec, make_example(spec, {"N": 2, "T": 2, "D": 2, "H": 2, "V": 3}, 0)
+    ctx.spec, ctx.ex = spec, make_example(spec, {"N": 2, "T": 2, "S": 1, "D": 2, "H": 2, "V": 3}, 0)
     ctx.values = ctx.ex.values
-    assert [ex.dims["T"] for ex in other_shapes(ctx)] == [3]
+    assert [(ex.dims["N"], ex.dims["T"], ex.dims["S"]) for ex in other_shapes(ctx)] == [(1, 3, 2), (1, 3, 3)]
+    ctx.ex = make_example(spec, {"N": 2, "T": 4, "S": 3, "D": 2, "H": 2, "V": 3}, 0)
+    assert [(ex.dims["N"], ex.dims["T"], ex.dims["S"]) for ex in other_shapes(ctx)] == [(1, 5, 4), (1, 5, 2), (1, 3, 2)]
 
 
 @pytest.mark.parametrize("cls", [rnnref.Seq2seq, rnnref.PeekySeq2seq])

@@ -50,6 +50,14 @@ MUTANTS: list[Mutant] = [
         description="the decoder is scored on ts[:, :-1], the words it was fed, not ts[:, 1:]",
     ),
     edit(
+        "Seq2seq", "forward",
+        old="decoder_xs, decoder_ts = ts[:, :-1], ts[:, 1:]",
+        new="T = xs.shape[1]  # BUG: the source's length, not the target's\n"
+        "decoder_xs, decoder_ts = ts[:, : T - 1], ts[:, 1:T]",
+        name="seq2seq-decoder-cut-to-the-source-length", family="a loop over the wrong length", layers=_SEQ2SEQ,
+        description="the decoder reads and is scored on ts up to xs' length: right only when the two have one length",
+    ),
+    edit(
         "Seq2seq", "generate",
         old="return self.decoder.generate(self.encoder.forward(xs), start_id, sample_size)",
         new="return [start_id] + self.decoder.generate(self.encoder.forward(xs), start_id, sample_size)  # BUG: start id is no sample",

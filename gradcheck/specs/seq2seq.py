@@ -93,14 +93,15 @@ def _model(name: str, decoder_params: tuple[Arg, ...], fn, scores) -> Spec:
     return Spec(
         name,
         params=(*ENCODER_PARAMS, *decoder_params),
-        # ts are word ids the decoder reads (ts[:, :-1]) and is scored on (ts[:, 1:]):
-        # tokens, padded with PAD_LABEL so that a padded row is not counted. The
-        # examples give ts the length of xs; the book's data have their own lengths.
-        inputs=(_XS, Arg("ts", ("N", "T"), "tokens", pad=PAD_LABEL)),
+        # xs, the encoder's words, have their own length S (the book's addition data:
+        # 7 and 5), drawn apart from ts'. ts are word ids the decoder reads
+        # (ts[:, :-1]) and is scored on (ts[:, 1:]): tokens, padded with PAD_LABEL so
+        # that a padded step or row is not counted.
+        inputs=(Arg("xs", ("N", "S"), "tokens"), Arg("ts", ("N", "T"), "tokens", pad=PAD_LABEL)),
         output_axes=(),
         fn=fn,
         kind="model",
-        pads_time=False,  # the encoder's h is its last step's
+        unpadded=("S",),  # the encoder's h is its last step's; the decoder's T pads
         min_dims=(("T", 2),),  # ts[:, 1:] must hold a word to score
         generates=True,  # generate(xs, start_id, sample_size)
         decode=scores,
