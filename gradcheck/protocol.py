@@ -343,7 +343,14 @@ def check_generate(ctx: Context) -> list[Finding]:
     tolerance (`compare.not_greedy`), so a near-tie between float32 and float64
     scores is no failure, while a generate that decodes from something other than
     what forward does (the encoder's h not fed to every step) is. Every row, as a
-    small h may move no argmax on one of them."""
+    small h may move no argmax on one of them.
+
+    Each row is also generated one word long (sample_size 1) and that word checked
+    the same way: greedy decoding's first word does not depend on how many follow,
+    while a generate that reads sample_size where it means the source's length (the
+    encoder's states cut to sample_size steps, the start state taken at step
+    sample_size - 1) decodes its first word from something else at 1 than at T,
+    often enough for an argmax to move that a sample of T words alone missed."""
     spec, ex = ctx.spec, ctx.ex
     if not spec.generates:
         return []
@@ -353,21 +360,24 @@ def check_generate(ctx: Context) -> list[Finding]:
     params = list(getattr(ctx.layer, "params", None) or [])
     before = [np.array(p, copy=True) for p in params]
     problems: list[str] = []
-    rows: list[np.ndarray] = []
-    for n in range(len(sources)):
-        call = f"generate({source_arg.name}[{n}:{n + 1}], {int(starts[n])}, {size})"
-        first = calling.method(ctx.layer, "generate", sources[n : n + 1].copy(), int(starts[n]), size)
-        ids = np.asarray(first)
-        numeric = ids.shape == (size,) and ids.dtype.kind in "iuf"
-        if not (numeric and np.all(ids == np.round(ids)) and ids.min() >= 0 and ids.max() < ex.dims["V"]):
-            problems.append(f"{call} returned {first!r}: expected {size} word ids in [0, {ex.dims['V']})")
-            break
-        if n == 0:
-            second = calling.method(ctx.layer, "generate", sources[:1].copy(), int(starts[0]), size)
-            if not np.array_equal(ids, np.asarray(second)):
-                problems.append(f"two calls of {call} differ: {list(first)} then {list(second)}")
+    runs: dict[int, list[np.ndarray]] = {size: [], 1: []}
+    for length in dict.fromkeys((size, 1)):  # T = 1: one run
+        for n in range(len(sources)):
+            call = f"generate({source_arg.name}[{n}:{n + 1}], {int(starts[n])}, {length})"
+            first = calling.method(ctx.layer, "generate", sources[n : n + 1].copy(), int(starts[n]), length)
+            ids = np.asarray(first)
+            numeric = ids.shape == (length,) and ids.dtype.kind in "iuf"
+            if not (numeric and np.all(ids == np.round(ids)) and ids.min() >= 0 and ids.max() < ex.dims["V"]):
+                problems.append(f"{call} returned {first!r}: expected {length} word ids in [0, {ex.dims['V']})")
                 break
-        rows.append(ids.astype(np.int64))
+            if n == 0 and length == size:
+                second = calling.method(ctx.layer, "generate", sources[:1].copy(), int(starts[0]), size)
+                if not np.array_equal(ids, np.asarray(second)):
+                    problems.append(f"two calls of {call} differ: {list(first)} then {list(second)}")
+                    break
+            runs[length].append(ids.astype(np.int64))
+        if problems:
+            break
     after = list(getattr(ctx.layer, "params", None) or [])
     changed = [
         a.name
@@ -377,24 +387,35 @@ def check_generate(ctx: Context) -> list[Finding]:
     if changed or len(after) != len(params):
         problems.append(f"generate changed params ({', '.join(changed) or 'the list'}): generating must not train")
     elif not problems and ctx.oracle is not None:
-        ids = np.stack(rows)
-        fed = np.concatenate((starts[:, None], ids[:, :-1]), axis=1)
-        values = {**ctx.values, fed_arg.name: fed}
-        scores = ctx.oracle.forward(spec.decoding, values, ex.dims, ctx.bucket)
-        for n, (row, row_ids) in enumerate(zip(scores, ids, strict=True)):
-            wrong = not_greedy(row, row_ids, ctx.prec.analytic)
+        for length in dict.fromkeys((size, 1)):
+            wrong = _not_greedy_by_the_spec(ctx, source_arg.name, fed_arg.name, starts, np.stack(runs[length]))
             if wrong:
-                e = wrong[0]
-                step, best = e.index
-                problems.append(
-                    f"generate({source_arg.name}[{n}:{n + 1}], {int(starts[n])}, {size}) returned "
-                    f"{list(map(int, row_ids))}: at step {step} it chose {int(row_ids[step])}, whose score "
-                    f"{e.actual:.6g} is {e.error:.3g} below word {best}'s {e.expected:.6g} (allowed "
-                    f"{e.allowed:.3g}) by the spec fed the ids before it ({len(wrong)} of {size} steps): "
-                    "generate does not decode greedily what forward scores (is the encoder's h fed to every "
-                    "step as in forward?)"
-                )
+                problems.append(wrong)
                 break
     if problems:
         return [Finding("generate", "fail", "; ".join(problems))]
     return [Finding("generate", "pass", "generate: word ids, deterministic, greedy by the spec, params untouched")]
+
+
+def _not_greedy_by_the_spec(ctx: Context, source: str, fed_name: str, starts: np.ndarray, ids: np.ndarray) -> str:
+    """The first row of `ids` (N, L: generate's words from each row of the source,
+    L of them) with a word that is not an argmax of the spec's scores, fed the
+    start id and the words before it, said in a sentence ('' if none)."""
+    oracle, length = ctx.oracle, ids.shape[1]
+    assert oracle is not None  # the caller's condition
+    fed = np.concatenate((starts[:, None], ids[:, :-1]), axis=1)
+    scores = oracle.forward(ctx.spec.decoding, {**ctx.values, fed_name: fed}, {**ctx.ex.dims, "T": length}, ctx.bucket)
+    for n, (row, row_ids) in enumerate(zip(scores, ids, strict=True)):
+        wrong = not_greedy(row, row_ids, ctx.prec.analytic)
+        if wrong:
+            e = wrong[0]
+            step, best = e.index
+            return (
+                f"generate({source}[{n}:{n + 1}], {int(starts[n])}, {length}) returned "
+                f"{list(map(int, row_ids))}: at step {step} it chose {int(row_ids[step])}, whose score "
+                f"{e.actual:.6g} is {e.error:.3g} below word {best}'s {e.expected:.6g} (allowed "
+                f"{e.allowed:.3g}) by the spec fed the ids before it ({len(wrong)} of {length} steps): "
+                "generate does not decode greedily what forward scores (is the encoder's h fed to every "
+                "step as in forward? is sample_size read where the source's length is meant?)"
+            )
+    return ""

@@ -158,3 +158,24 @@ def test_a_layer_that_keeps_the_first_encoder_length_fails_reuse_naming_it():
     assert set(failures) == {"reuse"}, failures
     assert "N=1, T=4, S=5 through the same instance" in failures["reuse"]
     assert "built once for the first N, T or S?" in failures["reuse"]
+
+
+class GenerateCutsTheSource(rnnref.AttentionDecoder):
+    def generate(self, enc_hs, start_id, sample_size):
+        return self._greedy(enc_hs[:, -1], enc_hs[:, :sample_size], start_id, sample_size)  # BUG: S, not sample_size
+
+
+class GenerateStartsAtSampleSize(rnnref.AttentionDecoder):
+    def generate(self, enc_hs, start_id, sample_size):
+        return self._greedy(enc_hs[:, sample_size - 1], enc_hs, start_id, sample_size)  # BUG: the last step is S - 1
+
+
+@pytest.mark.parametrize("cls", [GenerateCutsTheSource, GenerateStartsAtSampleSize])
+def test_a_generate_that_reads_sample_size_as_the_sources_length_fails_on_its_one_word_run(cls):
+    """On this example no word of the T-word samples moves (a greedy argmax is a
+    coarse witness); the one-word sample of row 1 decodes from the first encoder
+    step (the source cut to 1) or starts there, and its word is not the spec's."""
+    report = check_layer(cls, "AttentionDecoder", dims={"N": 3, "T": 3, "S": 5, "V": 6}, seed=2)
+    (failure,) = report.layers[0].failures
+    assert failure.check == "generate" and failure.message.startswith("generate(enc_hs[1:2], 1, 1) returned")
+    assert "is sample_size read where the source's length is meant?" in failure.message
