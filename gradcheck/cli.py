@@ -120,7 +120,8 @@ def _common(p: argparse.ArgumentParser, *, layers: bool = True) -> None:
         default={},
         metavar="T=12,H=8",
         help="upper bounds of the drawn example sizes, by letter N T S D H V (default N=3 T=5 S=5 D=4 H=4 "
-        "V=6; the thorough profile: N=4 T=12 S=12 D=6 H=8 V=10; S is an attention encoder's length): "
+        "V=6; the thorough profile: N=4 T=12 S=12 D=6 H=8 V=10; S is an encoder's length in attention and "
+        "seq2seq): "
         "a bug that shows only on longer or wider examples needs them",
     )
     p.add_argument(

@@ -46,7 +46,7 @@ CHECK_NAMES = {
     "grads-in-place": "grads written in place",
     "repeatable": "backward repeatable",
     "grads-replaced": "each backward replaces the grads",
-    "reuse": "one instance runs other N and T",
+    "reuse": "one instance runs other sizes as a fresh one does",
     "linear-in-dout": "backward linear in dout",
     "cell": "T=1 equals the cell",
     "stateful": "stateful chunks equal the spec from the carried state",

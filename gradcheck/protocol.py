@@ -227,12 +227,14 @@ def check_reuse(ctx: Context) -> list[Finding]:
     runs a longer example (T+1) and a shorter one (T-1), each with another N (and
     for a layer of two sequences, an example that changes the encoder's length S
     alone: `other_shapes`), then the primary example again, which must give the
-    primary run's output and gradients. A crash on the other shapes (that a fresh instance does not have)
-    or a different output on the way back means state kept from the first call,
-    e.g. per-step layers built once for the first T ("reuse"); the same output
-    with other gradients means grads accumulated across calls ("grads-replaced").
-    No fresh instance is built unless something fails (to tell a crash of that
-    shape from a crash of reuse)."""
+    primary run's output and gradients. A crash on the other shapes (that a fresh
+    instance does not have) or a different output on the way back means state
+    kept from the first call, e.g. per-step layers built once for the first T
+    ("reuse"); the same output with other gradients means grads accumulated across
+    calls ("grads-replaced"). On each other example a fresh instance runs too
+    (unless the layer already failed against the spec), and the reused one must
+    give what it gives: a buffer kept for an earlier size need not crash to be
+    wrong (`_kept_from_before`)."""
     spec = ctx.spec
     sized = [k for k in ("N", "T", "S") if k in ctx.ex.dims]
     kept = " or ".join(filter(None, (", ".join(sized[:-1]), sized[-1])))  # "N", "N or T", "N, T or S"
@@ -242,8 +244,9 @@ def check_reuse(ctx: Context) -> list[Finding]:
         inputs = calling.inputs_for(spec, other, other.values)
         state = None if ctx.state is None else other.values[spec.state.name]  # type: ignore[union-attr]
         carry = tuple(other.values[a.name] for a in spec.carry) if ctx.carry else ()
+        held = _held_grads(ctx)  # what an accumulating backward would add to
         try:
-            ctx.run(ctx.layer, inputs, state, other.dout, carry)
+            reused = ctx.run(ctx.layer, inputs, state, calling.copied(other.dout), carry)
         except LayerError as err:
             try:
                 ctx.run(ctx.fresh(), inputs, state, other.dout, carry)
@@ -259,6 +262,31 @@ def check_reuse(ctx: Context) -> list[Finding]:
                     "fail",
                     f"{err}, on a second example with {what} through the same instance (a fresh instance runs "
                     f"it: is something built once for the first {kept}?)",
+                ),
+                Finding("grads-replaced", "skip", "skipped: see reuse"),
+            ]
+        # A fresh instance on the same example gives what the same instance must: a
+        # buffer kept from an earlier call need not crash to be wrong. (Not for a layer
+        # already wrong against the spec: that is its finding, one root cause.)
+        if ctx.gradient_failed:
+            continue
+        try:
+            fresh = ctx.run(ctx.fresh(), inputs, state, calling.copied(other.dout), carry)
+        except LayerError as err:
+            return [
+                Finding("crash", "fail", f"{err} (on an example with {what}, on a fresh instance)"),
+                Finding("reuse", "skip", "skipped: see crash"),
+                Finding("grads-replaced", "skip", "skipped: see crash"),
+            ]
+        kept_wrong = _kept_from_before(ctx, reused, fresh, held)
+        if kept_wrong:
+            return [
+                Finding(
+                    "reuse",
+                    "fail",
+                    f"on a second example with {what}, the same instance gives other {', '.join(kept_wrong)} than a "
+                    f"fresh instance: state kept from an earlier call (something built for the first {kept}, "
+                    "reused at another size?)",
                 ),
                 Finding("grads-replaced", "skip", "skipped: see reuse"),
             ]
@@ -292,6 +320,43 @@ def check_reuse(ctx: Context) -> list[Finding]:
     else:
         findings.append(Finding("grads-replaced", "pass", "each backward replaces the grads"))
     return findings
+
+
+def _held_grads(ctx: Context) -> dict[str, np.ndarray]:
+    """Copies of the params' gradients the layer holds now, by spec name ({} where
+    its grads list does not line up with the spec's params)."""
+    glist = getattr(ctx.layer, "grads", None)
+    if not isinstance(glist, (list, tuple)) or len(calling.untied(ctx.spec, glist)) != len(ctx.spec.params):
+        return {}
+    return {
+        a.name: np.array(g, dtype=np.float64, copy=True)
+        for a, g in zip(ctx.spec.params, calling.untied(ctx.spec, glist), strict=True)
+        if isinstance(g, np.ndarray)
+    }
+
+
+def _kept_from_before(ctx: Context, reused: calling.Run, fresh: calling.Run, previous: dict) -> list[str]:
+    """What a reused instance's run gets wrong against a fresh instance's on the same
+    example: the output and each gradient, beyond the analytic tolerance. A param's
+    gradient that is the fresh one plus what the instance held before the call
+    (`previous`: grads accumulated, not replaced) is left to grads-replaced: one
+    root cause, one finding."""
+    rtol, params = ctx.prec.analytic, {a.name for a in ctx.spec.params}
+    c = compare(reused.out, fresh.out, rtol)
+    wrong = [] if c.ok else [f"output ({c.ratio:.3g}x the tolerance)"]
+    for k, want in fresh.grads.items():
+        got = reused.grads.get(k)
+        if want is None or got is None or np.array_equal(got, want):
+            continue
+        c = compare(got, want, rtol)
+        if c.ok:
+            continue
+        before = previous.get(k)
+        if k in params and before is not None and np.shape(before) == np.shape(want):
+            if compare(got, want + before, rtol).ok:
+                continue
+        wrong.append(f"{grad_name(ctx.spec, k)} ({c.ratio:.3g}x the tolerance)")
+    return wrong
 
 
 def other_shapes(ctx: Context) -> list[Example]:

@@ -32,7 +32,7 @@ from .specs import IGNORE_LABEL, LETTERS, Spec
 from .specs.base import shape_of as axes_shape
 from .userspecs import spec_named
 
-# S (an attention encoder's length) as T: drawn apart from it, over the same range
+# S (an encoder's length: attention, seq2seq) as T: drawn apart from it, over the same range
 DEFAULT_BOUNDS: dict[str, tuple[int, int]] = {
     "N": (1, 3),
     "T": (1, 5),

@@ -136,3 +136,35 @@ def test_not_greedy_allows_a_near_tie_and_names_a_clear_miss():
     assert not_greedy(scores, np.array([0, 1]), rtol) == []
     (miss,) = not_greedy(scores, np.array([1, 2]), rtol)
     assert miss.index == (1, 1) and np.isclose(miss.error, 0.6) and miss.allowed < 1e-3
+
+
+class Seq2seqStaleBuffer(rnnref.Seq2seq):
+    """Keeps the encoder's dhs buffer while ts keep their shape and xs do not grow:
+    on a shorter xs alone the old buffer's last step is past xs' last, and dh is
+    lost. No crash, and the primary example run again (another N) is right."""
+
+    def forward(self, xs, ts):
+        xs = np.asarray(xs)
+        buf = getattr(self, "_buf", None)
+        if np.shape(ts) != getattr(self, "_key", None) or buf is None or buf.shape[1] < xs.shape[1]:
+            self._key, self._buf = np.shape(ts), np.zeros((*xs.shape, self.params[2].shape[0]), self.params[2].dtype)
+        self._S = xs.shape[1]
+        return super().forward(xs, ts)
+
+    def backward(self, dout=1):
+        dh = self.decoder.backward(self.softmax.backward(dout))
+        self._buf[...] = 0
+        self._buf[:, -1] = dh  # BUG: the buffer's last step, not xs'
+        enc = self.encoder
+        enc.embed.backward(enc.lstm.backward(self._buf[:, : self._S]))
+
+
+def test_a_buffer_kept_for_an_earlier_size_fails_reuse_against_a_fresh_instance():
+    """Found by review: reuse used to see a kept buffer only when it crashed, or when
+    the primary example run again differed. Each example of another size now runs
+    on a fresh instance too, and the same instance must give what it gives."""
+    report = check_layer(Seq2seqStaleBuffer, "Seq2seq", dims={"N": 2, "T": 3, "S": 3, "D": 2, "H": 2, "V": 5})
+    failures = {f.check: f.message for f in report.layers[0].failures}
+    assert set(failures) == {"reuse"}, failures
+    assert failures["reuse"].startswith("on a second example with N=1, T=4, S=2, the same instance gives other dembed_W")
+    assert "than a fresh instance" in failures["reuse"]
