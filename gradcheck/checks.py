@@ -21,6 +21,7 @@ from .compare import (
     FD_JOINT_RTOL,
     FD_REFINE,
     ROUNDING_MARGIN,
+    ROUNDING_SCALES,
     Comparison,
     Entry,
     Precision,
@@ -126,22 +127,29 @@ def rounding_allowance(
     in float64), scaled by eps(prec) / eps(float32). A result that is a small
     difference of large terms carries the rounding of those terms, far more than a
     tolerance relative to the result itself allows; the same computation rounded at
-    float32 shows how much (see compare.ROUNDING_MARGIN). 0 (no allowance) where the
-    float32 run is not finite or the spec does not run in float32. `out_part`: the
-    part of "out" that is compared (a cell's first result), so that the rounding of
-    the rest (an LSTM's c) does not widen the allowance of that part."""
-    try:
-        low = oracle(spec, values, dout, dims, bucket, np.float32)
-    except Exception:  # a spec that does not run in float32: no allowance
-        return {}
-    scale = ROUNDING_MARGIN * prec.eps / float(np.finfo(np.float32).eps)
-    out = {}
+    float32 shows how much (see compare.ROUNDING_MARGIN). The difference is the
+    largest over the example and its float values scaled by each of
+    compare.ROUNDING_SCALES (one float32 run is one sample, small by luck at times).
+    0 (no allowance) where a float32 run is not finite or the spec does not run in
+    float32. `out_part`: the part of "out" that is compared (a cell's first result),
+    so that the rounding of the rest (an LSTM's c) does not widen the allowance of
+    that part."""
     part = out_part or (lambda out: out)
-    pairs = [("out", part(low.out), part(ref.out)), *((k, g, ref.grads[k]) for k, g in low.grads.items())]
-    for name, lo, hi in pairs:
-        d = float(np.max(np.abs(np.asarray(lo, np.float64) - hi), initial=0.0))
-        out[name] = scale * d if np.isfinite(d) else 0.0
-    return out
+    floats = {a.name for a in spec.args if a.differentiable and a.name in values}
+    largest: dict[str, float] = {}
+    for s in (None, *ROUNDING_SCALES):
+        at = values if s is None else {k: v * s if k in floats else v for k, v in values.items()}
+        try:
+            high = ref if s is None else oracle(spec, at, dout, dims, bucket)
+            low = oracle(spec, at, dout, dims, bucket, np.float32)
+        except Exception:  # a spec that does not run in float32: no allowance
+            return {}
+        pairs = [("out", part(low.out), part(high.out)), *((k, g, high.grads[k]) for k, g in low.grads.items())]
+        for name, lo, hi in pairs:
+            d = float(np.max(np.abs(np.asarray(lo, np.float64) - hi), initial=0.0))
+            largest[name] = max(largest.get(name, 0.0), d if np.isfinite(d) else np.inf)
+    scale = ROUNDING_MARGIN * prec.eps / float(np.finfo(np.float32).eps)
+    return {name: scale * d if np.isfinite(d) else 0.0 for name, d in largest.items()}
 
 
 class SpecComparison:
