@@ -137,7 +137,7 @@ def _check_all(
         return findings + [Finding(name, "skip", f"skipped: see {root}") for name in value_checks(spec)]
     for check in GRADIENT_CHECKS:
         findings += _guard(check, ctx)
-    findings = checks.explained_by_forward(findings + checks.verdict(ctx, findings))
+    findings = checks.confirmed_by_jax(checks.explained_by_forward(findings + checks.verdict(ctx, findings)))
     ctx.gradient_failed = any(f.status == "fail" for f in findings if f.check in ("forward", "backward-jax"))
     seen: dict[str, str] = {}  # a LayerError's message -> the first check that reported it
     for check in OTHER_CHECKS:

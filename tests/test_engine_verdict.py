@@ -200,3 +200,21 @@ def test_fd_warn_does_not_contradict_verdict():
     v = verdicts(lr)
     for tensor, status in fd.items():
         assert (status == "fail") == (v.get(tensor) == BACKWARD_WRONG), (tensor, status, v)
+
+
+def test_an_fd_warning_is_a_pass_where_the_forward_and_jax_agree_with_backward():
+    """confirmed_by_jax: the FD warning (differences too coarse, the Taylor test finds
+    the gradient consistent) says nothing against a layer whose forward equals the
+    spec and whose gradient equals JAX's vjp; it stays where either is missing."""
+    from gradcheck.checks import confirmed_by_jax
+    from gradcheck.findings import Finding
+
+    fd = Finding("backward-fd", "warn", "dWx disagrees with finite differences ...", tensor="dWx", ratio=116.0)
+    jax = Finding("backward-jax", "pass", "dWx matches", tensor="dWx")
+    forward = Finding("forward", "pass", "out matches")
+    (_, _, got) = confirmed_by_jax([forward, jax, fd])
+    assert got.status == "pass" and got.tensor == "dWx" and "116x" in got.message
+    assert confirmed_by_jax([forward, fd])[-1].status == "warn"  # no JAX verdict for it (no spec)
+    assert confirmed_by_jax([Finding("forward", "fail", "out differs"), jax, fd])[-1].status == "warn"
+    other = Finding("backward-jax", "pass", "db matches", tensor="db")
+    assert confirmed_by_jax([forward, other, fd])[-1].status == "warn"  # JAX agreed on another tensor only
