@@ -7,6 +7,8 @@ that raised, never a traceback from gradcheck.
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -78,7 +80,7 @@ def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True, e
     if spec.sized:
         layer = guarded("constructor", factory, *spec.model_sizes(ex.dims), *spec.constructor_extra(ex.dims))
         plist = getattr(layer, "params", None)
-        if not isinstance(plist, (list, tuple)) or len(plist) not in (len(params), len(params) + len(spec.tied)):
+        if not isinstance(plist, (list, tuple)) or tied_layout(spec, len(plist)) is None:
             n = len(plist) if isinstance(plist, (list, tuple)) else type(plist).__name__
             names = ", ".join(param_names(spec, len(params) + len(spec.tied)))
             also = f" (or {len(params)}, a tied weight listed once)" if spec.tied else ""
@@ -109,21 +111,52 @@ def build(spec: Spec, factory: Factory, ex: Example, *, stateful: bool = True, e
     return guarded("constructor", factory, *params, *spec.constructor_extra(ex.dims))
 
 
+def tied_layout(spec: Spec, n: int) -> tuple[tuple[int, str], ...] | None:
+    """The tied entries (position, what it is) of a params (or grads) list of n
+    entries: each tied weight listed as the book lists it (`spec.tied`: BetterRnnlm's
+    embed_W.T, CBOW's W_in once per context word and W_out once per EmbeddingDot) or
+    once, its entry then the sum, or, where a spec ties several weights, some each
+    way (a CBOW with the book's context layers over a loss that lists W_out once).
+    None when no such listing has n entries."""
+    full = len(spec.params) + len(spec.tied)
+    if n == full:
+        return spec.tied
+    if n == len(spec.params):
+        return ()
+    return _partial_layouts(spec).get(n)
+
+
+@functools.cache
+def _partial_layouts(spec: Spec) -> dict[int, tuple[tuple[int, str], ...]]:
+    """Listings where some tied weights are listed as the book lists them and the
+    others once, by length (the first in the book's order where two have one)."""
+    names = list(dict.fromkeys(tie(entry)[0] for _, entry in spec.tied))
+    full = len(spec.params) + len(spec.tied)
+    layouts: dict[int, tuple[tuple[int, str], ...]] = {}
+    for k in range(len(names) - 1, 0, -1):
+        for listed in itertools.combinations(names, k):
+            dropped = {pos for pos, entry in spec.tied if tie(entry)[0] not in listed}
+            index = {old: new for new, old in enumerate(i for i in range(full) if i not in dropped)}
+            kept = tuple((index[pos], entry) for pos, entry in spec.tied if pos not in dropped)
+            layouts.setdefault(len(index), kept)
+    return layouts
+
+
 def lists_tied(spec: Spec, seq: Any) -> bool:
-    """Whether a params (or grads) list holds a tied weight twice, as the book's
-    BetterRnnlm does (else once, and its grads entry must already be the sum)."""
-    return bool(spec.tied) and len(seq) == len(spec.params) + len(spec.tied)
+    """Whether a params (or grads) list holds a tied weight more than once, as the
+    book's BetterRnnlm does (else once, and its grads entry must already be the sum)."""
+    return bool(tied_layout(spec, len(seq)))
 
 
 def untied(spec: Spec, seq: Any) -> list:
     """A layer's params (or grads) list without its tied entries: one per spec param."""
-    drop = {pos for pos, _ in spec.tied} if lists_tied(spec, seq) else set()
+    drop = {pos for pos, _ in tied_layout(spec, len(seq)) or ()}
     return [x for i, x in enumerate(seq) if i not in drop]
 
 
 def param_names(spec: Spec, n: int) -> list[str]:
     """Names of the n entries of a layer's params list (a tied entry: `embed_W.T`)."""
-    tied = dict(spec.tied) if n == len(spec.params) + len(spec.tied) else {}
+    tied = dict(tied_layout(spec, n) or ())
     it = iter(a.name for a in spec.params)
     return [tied[i] if i in tied else next(it, f"params[{i}]") for i in range(n)]
 
@@ -133,7 +166,7 @@ def _check_tied(spec: Spec, plist: Any) -> None:
     same memory (what the book builds: BetterRnnlm's TimeAffine(embed_W.T, b),
     SimpleCBOW's two MatMul(W_in))."""
     by_name = dict(zip((a.name for a in spec.params), untied(spec, plist), strict=True))
-    for pos, entry in spec.tied:
+    for pos, entry in tied_layout(spec, len(plist)) or ():
         name, transposed = tie(entry)
         p, q = plist[pos], by_name[name]
         view = q.T if transposed else q
@@ -265,7 +298,7 @@ def backward(spec: Spec, layer: Layer, dout: object) -> dict[str, object]:
         )
     for arg, g in zip(spec.params, untied(spec, glist), strict=True):
         grads[arg.name] = g
-    for pos, entry in spec.tied if lists_tied(spec, glist) else ():
+    for pos, entry in tied_layout(spec, len(glist)) or ():
         # The gradient of a tied weight is the sum of its entries (the book's optimizer
         # sums duplicates, `remove_duplicate` in common/trainer.py).
         name, transposed = tie(entry)

@@ -105,16 +105,25 @@ def check_grads_in_place(ctx: Context) -> list[Finding]:
             problems.append(f"grads[{i}] has shape {np.shape(after[i])}; params[{i}] has {np.shape(p)}")
     if ctx.spec.kind == "model":
         problems += _model_aliasing(spec, ctx.layer)
-    listed_twice = calling.lists_tied(spec, ctx.grads_after)
-    if listed_twice and any(ctx.grads_before[p] is not ctx.grads_after[p] for p, _ in spec.tied):
+    layout = calling.tied_layout(spec, len(ctx.grads_after)) or ()
+    if any(ctx.grads_before[p] is not ctx.grads_after[p] for p, _ in layout):
         problems.append("a tied weight's grads entry was replaced by a new array; write into it with g[...] = ...")
     # Weight tying is said in the report, whatever the result.
     # One line a tied param (NegativeSamplingLoss's W has five more entries).
     by_param: dict[str, list[tuple[int, str]]] = {}
-    for pos, entry in spec.tied:
-        by_param.setdefault(tie(entry)[0], []).append((pos, entry))
+    for _, entry in spec.tied:
+        by_param.setdefault(tie(entry)[0], [])
+    for pos, entry in layout:
+        by_param[tie(entry)[0]].append((pos, entry))
+    extra = {name: sum(tie(e)[0] == name for _, e in spec.tied) for name in by_param}  # entries beyond the first
     tied = []
     for name, entries in by_param.items():
+        if not entries:  # listed once (in this layer's params, whatever the book does)
+            uses = f"all {extra[name] + 1} uses" if extra[name] > 1 else "both uses"
+            tied.append(
+                Finding("tied", "pass", f"{name} is tied and listed once in params: its grads entry must be the sum of {uses}")
+            )
+            continue
         (pos, entry), more = entries[0], len(entries) > 1
         if more:  # NegativeSamplingLoss's W: params[1..5] are W too
             where = f"params[{', '.join(str(p) for p, _ in entries)}] are {entry} too"
@@ -122,14 +131,11 @@ def check_grads_in_place(ctx: Context) -> list[Finding]:
         else:
             where = f"params[{pos}] is {entry}"
             how = f"grads[{pos}]{'.T' if tie(entry)[1] else ''} plus its other entry"
-        uses = f"all {len(entries) + 1} uses" if more else "both uses"
         tied.append(
             Finding(
                 "tied",
                 "pass",
-                f"{name} is tied: {where}; its gradient is checked as {how}, the sum the book's optimizer takes"
-                if listed_twice
-                else f"{name} is tied and listed once in params: its grads entry must be the sum of {uses}",
+                f"{name} is tied: {where}; its gradient is checked as {how}, the sum the book's optimizer takes",
             )
         )
     if problems:
@@ -143,8 +149,16 @@ def _model_aliasing(spec, model) -> list[str]:
     layers = list(getattr(model, "layers", [])) + [getattr(model, "loss_layer", None)]
     owned_p = [id(p) for lay in layers if lay is not None for p in getattr(lay, "params", [])]
     owned_g = [id(g) for lay in layers if lay is not None for g in getattr(lay, "grads", [])]
+    n = len(getattr(model, "params", []))
     if spec.tied and not calling.lists_tied(spec, getattr(model, "params", [])):
         owned_p, owned_g = calling.untied(spec, owned_p), calling.untied(spec, owned_g)
+    elif spec.tied and n != len(owned_p):  # some tied weights listed once: the same arrays, fewer times
+        owned_p, owned_g = list(dict.fromkeys(owned_p)), list(dict.fromkeys(owned_g))
+        return [
+            f"model.{what} are not its layers' {what} arrays"
+            for what, mine, owned in (("params", model.params, owned_p), ("grads", model.grads, owned_g))
+            if layers[:-1] and not set(map(id, mine)) <= set(owned)
+        ]
     problems = []
     if layers[:-1] and [id(p) for p in model.params] != owned_p:
         problems.append("model.params are not its layers' params arrays (in order)")

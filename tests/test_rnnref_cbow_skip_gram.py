@@ -104,3 +104,34 @@ def test_models_equal_the_books_at_the_same_seed():
         assert ours[0] == pytest.approx(book[0], rel=1e-5), name
         for a, b in zip(ours[1], book[1], strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+class MixedListingCBOW(CBOW):
+    """Correct: W_in listed once per context word, as the book's CBOW does, over a
+    loss that lists W_out once (the book lists it once per EmbeddingDot). The
+    book's optimizer sums duplicates, so it trains as the book's does."""
+
+    def _build(self, W_in, W_out, corpus):
+        super()._build(W_in, W_out, corpus)
+        gW_in, gW_out = self.grads
+        self.params = [W_in] * self.n_contexts + [W_out]
+        self.grads = [gW_in, *(np.zeros_like(gW_in) for _ in range(self.n_contexts - 1)), gW_out]
+
+
+class MixedListingCBOWWrongOut(MixedListingCBOW):
+    def backward(self, dout=1):
+        super().backward(dout)
+        self.grads[-1] *= 0.5  # BUG: dW_out halved
+
+
+def test_a_model_listing_one_tied_weight_as_the_book_and_another_once_is_checked():
+    """Found by review: it was a crash ('params holds 5 arrays; the model has 10 (or
+    2 ...)'), a false alarm. Each tied weight may now be listed either way."""
+    from gradcheck.engine import check_layer
+
+    report = check_layer(MixedListingCBOW, "CBOW", dims={"N": 3, "H": 2, "V": 7})
+    assert report.passed and not report.layers[0].warnings, report.layers[0].failures
+    messages = [f.message for f in report.layers[0].failures + report.layers[0].warnings]
+    assert messages == []
+    wrong = check_layer(MixedListingCBOWWrongOut, "CBOW", dims={"N": 3, "H": 2, "V": 7}).layers[0]
+    assert {(f.check, f.tensor) for f in wrong.failures if f.check == "backward-jax"} == {("backward-jax", "dW_out")}
