@@ -253,7 +253,7 @@ def check_reuse(ctx: Context) -> list[Finding]:
     sized = [k for k in ("N", "T", "S") if k in ctx.ex.dims]
     kept = " or ".join(filter(None, (", ".join(sized[:-1]), sized[-1])))  # "N", "N or T", "N, T or S"
     others = " and ".join(filter(None, (", ".join(sized[:-1]), sized[-1])))
-    for other in other_shapes(ctx):
+    for i, other in enumerate(other_shapes(ctx)):
         what = ", ".join(f"{k}={other.dims[k]}" for k in sized)
         inputs = calling.inputs_for(spec, other, other.values)
         state = None if ctx.state is None else other.values[spec.state.name]  # type: ignore[union-attr]
@@ -281,11 +281,20 @@ def check_reuse(ctx: Context) -> list[Finding]:
             ]
         # A fresh instance on the same example gives what the same instance must: a
         # buffer kept from an earlier call need not crash to be wrong. (Not for a layer
-        # already wrong against the spec: that is its finding, one root cause.)
+        # already wrong against the spec: that is its finding, one root cause.) On the
+        # first, longer example its forward only: what a layer keeps from a shorter
+        # call mostly crashes a longer one's backward, or shows in its output (a loop
+        # over the first T), and a backward is most of a run's cost (at H=256, 1.7 of
+        # TimeRNN's 1.9 ms); the shorter examples that follow are where a kept buffer
+        # fits and is silently wrong, so they get the whole run.
         if ctx.gradient_failed:
             continue
         try:
-            fresh = ctx.run(ctx.fresh(), inputs, state, calling.copied(other.dout), carry)
+            if i == 0:
+                fresh_out = calling.forward(spec, ctx.fresh(), [x.copy() for x in inputs], state, carry=carry)
+                fresh = calling.Run(np.array(fresh_out, dtype=np.float64), {})
+            else:
+                fresh = ctx.run(ctx.fresh(), inputs, state, calling.copied(other.dout), carry)
         except LayerError as err:
             return [
                 Finding("crash", "fail", f"{err} (on an example with {what}, on a fresh instance)"),
