@@ -123,6 +123,8 @@ def tied_layout(spec: Spec, n: int) -> tuple[tuple[int, str], ...] | None:
         return spec.tied
     if n == len(spec.params):
         return ()
+    if len({tie(entry)[0] for _, entry in spec.tied}) < 2:  # one tied weight: listed one way or the other
+        return None
     return _partial_layouts(spec).get(n)
 
 
