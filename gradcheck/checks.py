@@ -134,7 +134,7 @@ def rounding_allowance(
     float32. `out_part`: the part of "out" that is compared (a cell's first result),
     so that the rounding of the rest (an LSTM's c) does not widen the allowance of
     that part."""
-    part = out_part or (lambda out: out)
+    part = out_part or _whole
     floats = {a.name for a in spec.args if a.differentiable and a.name in values}
     largest: dict[str, float] = {}
     for s in (None, *ROUNDING_SCALES):
@@ -152,6 +152,11 @@ def rounding_allowance(
     return {name: scale * d if np.isfinite(d) else 0.0 for name, d in largest.items()}
 
 
+def _whole(out: np.ndarray) -> np.ndarray:
+    """The spec's "out" compared whole (`out_part` when none is given)."""
+    return out
+
+
 class SpecComparison:
     """A layer's results against the spec's on one example (`ref`: the oracle on
     `values`, `dout`, `dims`, `bucket`): compare() at the analytic tolerance of
@@ -160,16 +165,33 @@ class SpecComparison:
     `out_part`: the part of the spec's "out" the layer's is compared with."""
 
     def __init__(
-        self, oracle: Oracle, spec: Spec, values, dout, dims, ref: OracleResult, prec: Precision, bucket=None, out_part=None
+        self,
+        oracle: Oracle,
+        spec: Spec,
+        values,
+        dout,
+        dims,
+        ref: OracleResult,
+        prec: Precision,
+        bucket=None,
+        out_part=None,
     ):
         self.oracle, self.spec, self.values, self.dout, self.dims = oracle, spec, values, dout, dims
-        self.ref, self.prec, self.bucket, self.out_part = ref, prec, bucket, out_part
+        self.ref, self.prec, self.bucket, self.out_part = ref, prec, bucket, out_part or _whole
         self._allowance: dict[str, float] | None = None
 
     def allowance(self) -> dict[str, float]:
         if self._allowance is None:
             self._allowance = rounding_allowance(
-                self.oracle, self.spec, self.values, self.dout, self.dims, self.ref, self.prec, self.bucket, self.out_part
+                self.oracle,
+                self.spec,
+                self.values,
+                self.dout,
+                self.dims,
+                self.ref,
+                self.prec,
+                self.bucket,
+                self.out_part,
             )
         return self._allowance
 
@@ -177,7 +199,7 @@ class SpecComparison:
         """`actual` against the spec's "out" (its `out_part`) or gradient `name`, or
         against `expected` given for them."""
         if expected is None:
-            expected = (self.out_part or (lambda out: out))(self.ref.out) if name == "out" else self.ref.grads[name]
+            expected = self.out_part(self.ref.out) if name == "out" else self.ref.grads[name]
         c = compare(actual, expected, self.prec.analytic)
         if not c.ok and c.shape_error is None:
             atol = self.allowance().get(name, 0.0)

@@ -8,6 +8,8 @@ reference for what the reused one must give.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from . import calling
@@ -121,7 +123,11 @@ def check_grads_in_place(ctx: Context) -> list[Finding]:
         if not entries:  # listed once (in this layer's params, whatever the book does)
             uses = f"all {extra[name] + 1} uses" if extra[name] > 1 else "both uses"
             tied.append(
-                Finding("tied", "pass", f"{name} is tied and listed once in params: its grads entry must be the sum of {uses}")
+                Finding(
+                    "tied",
+                    "pass",
+                    f"{name} is tied and listed once in params: its grads entry must be the sum of {uses}",
+                )
             )
             continue
         (pos, entry), more = entries[0], len(entries) > 1
@@ -149,11 +155,9 @@ def _model_aliasing(spec, model) -> list[str]:
     layers = list(getattr(model, "layers", [])) + [getattr(model, "loss_layer", None)]
     owned_p = [id(p) for lay in layers if lay is not None for p in getattr(lay, "params", [])]
     owned_g = [id(g) for lay in layers if lay is not None for g in getattr(lay, "grads", [])]
-    n = len(getattr(model, "params", []))
     if spec.tied and not calling.lists_tied(spec, getattr(model, "params", [])):
         owned_p, owned_g = calling.untied(spec, owned_p), calling.untied(spec, owned_g)
-    elif spec.tied and n != len(owned_p):  # some tied weights listed once: the same arrays, fewer times
-        owned_p, owned_g = list(dict.fromkeys(owned_p)), list(dict.fromkeys(owned_g))
+    elif spec.tied and len(model.params) != len(owned_p):  # some tied weights listed once: fewer times
         return [
             f"model.{what} are not its layers' {what} arrays"
             for what, mine, owned in (("params", model.params, owned_p), ("grads", model.grads, owned_g))
@@ -251,8 +255,7 @@ def check_reuse(ctx: Context) -> list[Finding]:
     wrong (`_kept_from_before`)."""
     spec = ctx.spec
     sized = [k for k in ("N", "T", "S") if k in ctx.ex.dims]
-    kept = " or ".join(filter(None, (", ".join(sized[:-1]), sized[-1])))  # "N", "N or T", "N, T or S"
-    others = " and ".join(filter(None, (", ".join(sized[:-1]), sized[-1])))
+    kept, others = _listing(sized, "or"), _listing(sized, "and")  # "N, T or S", "N, T and S"
     for i, other in enumerate(other_shapes(ctx)):
         what = ", ".join(f"{k}={other.dims[k]}" for k in sized)
         inputs = calling.inputs_for(spec, other, other.values)
@@ -345,15 +348,21 @@ def check_reuse(ctx: Context) -> list[Finding]:
     return findings
 
 
+def _listing(words: Sequence[str], last: str) -> str:
+    """["N", "T", "S"], "or" -> "N, T or S"; a single word as it is."""
+    return f"{', '.join(words[:-1])} {last} {words[-1]}" if len(words) > 1 else words[0]
+
+
 def _held_grads(ctx: Context) -> dict[str, np.ndarray]:
     """Copies of the params' gradients the layer holds now, by spec name ({} where
     its grads list does not line up with the spec's params)."""
     glist = getattr(ctx.layer, "grads", None)
-    if not isinstance(glist, (list, tuple)) or len(calling.untied(ctx.spec, glist)) != len(ctx.spec.params):
+    held = calling.untied(ctx.spec, glist) if isinstance(glist, (list, tuple)) else []
+    if len(held) != len(ctx.spec.params):
         return {}
     return {
         a.name: np.array(g, dtype=np.float64, copy=True)
-        for a, g in zip(ctx.spec.params, calling.untied(ctx.spec, glist), strict=True)
+        for a, g in zip(ctx.spec.params, held, strict=True)
         if isinstance(g, np.ndarray)
     }
 
@@ -364,22 +373,17 @@ def _kept_from_before(ctx: Context, reused: calling.Run, fresh: calling.Run, pre
     gradient that is the fresh one plus what the instance held before the call
     (`previous`: grads accumulated, not replaced) is left to grads-replaced: one
     root cause, one finding."""
-    rtol, params = ctx.prec.analytic, {a.name for a in ctx.spec.params}
+    rtol = ctx.prec.analytic
     c = compare(reused.out, fresh.out, rtol)
     wrong = [] if c.ok else [f"output ({c.ratio:.3g}x the tolerance)"]
-    for k, want in fresh.grads.items():
-        got = reused.grads.get(k)
-        if want is None or got is None or np.array_equal(got, want):
-            continue
-        c = compare(got, want, rtol)
-        if c.ok:
-            continue
-        before = previous.get(k)
-        if k in params and before is not None and np.shape(before) == np.shape(want):
-            if compare(got, want + before, rtol).ok:
-                continue
-        wrong.append(f"{grad_name(ctx.spec, k)} ({c.ratio:.3g}x the tolerance)")
-    return wrong
+    accumulated = set()  # previous holds the params' gradients only
+    for k, before in previous.items():
+        got, want = reused.grads.get(k), fresh.grads.get(k)
+        if got is not None and want is not None and before.shape == want.shape and compare(got, want + before, rtol).ok:
+            accumulated.add(k)
+    return wrong + differing(
+        ctx.spec, {k: g for k, g in reused.grads.items() if k not in accumulated}, fresh.grads, rtol
+    )
 
 
 def other_shapes(ctx: Context) -> list[Example]:
@@ -448,8 +452,9 @@ def check_generate(ctx: Context) -> list[Finding]:
     params = list(getattr(ctx.layer, "params", None) or [])
     before = [np.array(p, copy=True) for p in params]
     problems: list[str] = []
-    runs: dict[int, list[np.ndarray]] = {size: [], 1: []}
-    for length in dict.fromkeys((size, 1)):  # T = 1: one run
+    lengths = tuple(dict.fromkeys((size, 1)))  # T = 1: one run
+    runs: dict[int, list[np.ndarray]] = {length: [] for length in lengths}
+    for length in lengths:
         for n in range(len(sources)):
             call = f"generate({source_arg.name}[{n}:{n + 1}], {int(starts[n])}, {length})"
             first = calling.method(ctx.layer, "generate", sources[n : n + 1].copy(), int(starts[n]), length)
@@ -475,7 +480,7 @@ def check_generate(ctx: Context) -> list[Finding]:
     if changed or len(after) != len(params):
         problems.append(f"generate changed params ({', '.join(changed) or 'the list'}): generating must not train")
     elif not problems and ctx.oracle is not None:
-        for length in dict.fromkeys((size, 1)):
+        for length in lengths:
             wrong = _not_greedy_by_the_spec(ctx, source_arg.name, fed_arg.name, starts, np.stack(runs[length]))
             if wrong:
                 problems.append(wrong)
